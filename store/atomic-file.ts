@@ -1,0 +1,46 @@
+// Small metadata files written atomically: write a temporary file, fsync it, rename it over the old one,
+// fsync the directory. A crash leaves either the old or the new content, never a mix.
+import fs from 'node:fs';
+import path from 'node:path';
+
+export function writeFileAtomic(filePath: string, data: Buffer | string): void {
+  const tmp = `${filePath}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, filePath);
+  syncDirectory(path.dirname(filePath));
+}
+
+export function syncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function writeJsonFileAtomic(filePath: string, value: unknown): void {
+  writeFileAtomic(filePath, JSON.stringify(value));
+}
+
+/** Reads a JSON file; undefined when it does not exist. A file that exists but does not parse is an error. */
+export function readJsonFile<T>(filePath: string): T | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(filePath, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new Error(`${filePath} is not valid JSON: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,215 @@
+// One preallocated, memory-mapped segment file, named by the 20-digit byte offset where it starts.
+//
+// Lifetime: mmap-io unmaps a mapping only when its Buffer (and every slice of it) has been garbage
+// collected, so a slice handed to a reader can never point at unmapped memory. What we still guard is
+// the file itself: `destroy()` (retention, truncation) unlinks the file and closes the descriptor only
+// once every holder has released its reference, so a reader that acquired the segment keeps reading
+// the bytes it was promised. Files are never shrunk while mapped (that is what turns reads into SIGBUS).
+import fs from 'node:fs';
+import path from 'node:path';
+import { mmap } from './mmap.js';
+import { PREALLOCATE_CHUNK_BYTES } from './limits.js';
+import { StoreError, StoreErrorCode, isDiskFullError } from './errors.js';
+
+const ZERO_CHUNK = Buffer.alloc(PREALLOCATE_CHUNK_BYTES);
+
+/** Suffixes of segment files being created: synchronously, or ahead of time in the background. */
+export const PREALLOCATING_SUFFIX = '.alloc';
+export const PREPARING_SUFFIX = '.prealloc';
+
+export interface PreallocatedSegment {
+  tmpPath: string;
+  filePath: string;
+  baseOffset: number;
+  size: number;
+}
+
+export function segmentFileName(baseOffset: number): string {
+  return String(baseOffset).padStart(20, '0');
+}
+
+export function parseSegmentFileName(name: string): number | null {
+  return /^\d{20}$/.test(name) ? Number(name) : null;
+}
+
+export class MappedFile {
+  /** Next byte to write, relative to the start of this file. */
+  writePosition = 0;
+  /** Bytes known durable (fsynced), relative to the start of this file. */
+  flushedPosition = 0;
+  private refs = 1;
+  private destroyRequested = false;
+  private closed = false;
+  private syncInFlight: Promise<void> | null = null;
+
+  private constructor(
+    readonly filePath: string,
+    readonly baseOffset: number,
+    readonly size: number,
+    private fd: number,
+    /** The mapping. Slices of it stay valid after release (see the header comment). */
+    readonly buffer: Buffer,
+  ) {}
+
+  get endOffset(): number {
+    return this.baseOffset + this.size;
+  }
+
+  get fileName(): string {
+    return path.basename(this.filePath);
+  }
+
+  /** Creates and preallocates a segment synchronously. Throws StoreError(DISK_FULL) when there is no room. */
+  static createSync(dir: string, baseOffset: number, size: number): MappedFile {
+    const filePath = path.join(dir, segmentFileName(baseOffset));
+    const tmpPath = filePath + PREALLOCATING_SUFFIX;
+    let fd = -1;
+    try {
+      fd = fs.openSync(tmpPath, 'w+');
+      for (let at = 0; at < size; at += ZERO_CHUNK.length) {
+        const n = Math.min(ZERO_CHUNK.length, size - at);
+        fs.writeSync(fd, ZERO_CHUNK, 0, n, at);
+      }
+      fs.fdatasyncSync(fd);
+      fs.renameSync(tmpPath, filePath);
+    } catch (err) {
+      if (fd >= 0) fs.closeSync(fd);
+      fs.rmSync(tmpPath, { force: true });
+      throw allocationError(filePath, err);
+    }
+    return MappedFile.mapFd(filePath, baseOffset, size, fd);
+  }
+
+  /**
+   * Preallocates a segment off the event loop under a temporary name (used to prepare the next segment
+   * ahead of time). `adopt` later gives it its real name and maps it; recovery deletes leftovers.
+   */
+  static async preallocate(dir: string, baseOffset: number, size: number): Promise<PreallocatedSegment> {
+    const filePath = path.join(dir, segmentFileName(baseOffset));
+    const tmpPath = filePath + PREPARING_SUFFIX;
+    let handle: fs.promises.FileHandle | null = null;
+    try {
+      handle = await fs.promises.open(tmpPath, 'w+');
+      for (let at = 0; at < size; at += ZERO_CHUNK.length) {
+        const n = Math.min(ZERO_CHUNK.length, size - at);
+        await handle.write(ZERO_CHUNK, 0, n, at);
+      }
+      await handle.datasync();
+      await handle.close();
+      handle = null;
+    } catch (err) {
+      await handle?.close().catch(() => undefined);
+      await fs.promises.rm(tmpPath, { force: true });
+      throw allocationError(filePath, err);
+    }
+    return { tmpPath, filePath, baseOffset, size };
+  }
+
+  static adopt(prepared: PreallocatedSegment): MappedFile {
+    fs.renameSync(prepared.tmpPath, prepared.filePath);
+    return MappedFile.openSync(prepared.filePath, prepared.baseOffset, prepared.size);
+  }
+
+  /** Opens an existing segment file (recovery). */
+  static openSync(filePath: string, baseOffset: number, expectedSize: number): MappedFile {
+    const fd = fs.openSync(filePath, 'r+');
+    const { size } = fs.fstatSync(fd);
+    if (size !== expectedSize) {
+      fs.closeSync(fd);
+      throw new Error(`segment ${filePath} is ${size} bytes, expected ${expectedSize} (was the segment size changed?)`);
+    }
+    return MappedFile.mapFd(filePath, baseOffset, size, fd);
+  }
+
+  private static mapFd(filePath: string, baseOffset: number, size: number, fd: number): MappedFile {
+    let buffer: Buffer;
+    try {
+      buffer = mmap.map(size, (mmap.PROT_READ | mmap.PROT_WRITE) as 3, mmap.MAP_SHARED, fd, 0, mmap.MADV_SEQUENTIAL);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw new StoreError(StoreErrorCode.IO_ERROR, `cannot map ${filePath}: ${(err as Error).message}`, { cause: err });
+    }
+    return new MappedFile(filePath, baseOffset, size, fd, buffer);
+  }
+
+  get remaining(): number {
+    return this.size - this.writePosition;
+  }
+
+  get isFull(): boolean {
+    return this.writePosition >= this.size;
+  }
+
+  get isDestroyed(): boolean {
+    return this.destroyRequested;
+  }
+
+  /** Takes a reference; returns false when the file is being destroyed (the caller must not use it). */
+  acquire(): boolean {
+    if (this.destroyRequested) return false;
+    this.refs++;
+    return true;
+  }
+
+  release(): void {
+    if (this.refs <= 0) throw new Error(`release without acquire on ${this.filePath}`);
+    this.refs--;
+    if (this.refs === 0) this.closeAndUnlink();
+  }
+
+  get referenceCount(): number {
+    return this.refs;
+  }
+
+  /** Writes everything up to the write position to disk. Only one fsync runs at a time per file. */
+  async flush(): Promise<number> {
+    const target = this.writePosition;
+    if (target <= this.flushedPosition || this.closed) return this.flushedPosition;
+    while (this.syncInFlight) await this.syncInFlight;
+    if (target <= this.flushedPosition || this.closed) return this.flushedPosition;
+    const fd = this.fd;
+    this.syncInFlight = new Promise<void>((resolve, reject) => {
+      fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()));
+    });
+    try {
+      await this.syncInFlight;
+      if (target > this.flushedPosition) this.flushedPosition = target;
+    } catch (err) {
+      throw new StoreError(isDiskFullError(err) ? StoreErrorCode.DISK_FULL : StoreErrorCode.IO_ERROR, `fsync of ${this.filePath} failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      this.syncInFlight = null;
+    }
+    return this.flushedPosition;
+  }
+
+  flushSync(): void {
+    if (this.closed || this.writePosition <= this.flushedPosition) return;
+    const target = this.writePosition;
+    fs.fdatasyncSync(this.fd);
+    this.flushedPosition = target;
+  }
+
+  /** Requests deletion: the file disappears once the owner's and every reader's reference is released. */
+  destroy(): void {
+    if (this.destroyRequested) return;
+    this.destroyRequested = true;
+    this.release();
+  }
+
+  /** Closes without deleting (store shutdown). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    fs.closeSync(this.fd);
+  }
+
+  private closeAndUnlink(): void {
+    this.close();
+    if (this.destroyRequested) fs.rmSync(this.filePath, { force: true });
+  }
+}
+
+function allocationError(filePath: string, err: unknown): StoreError {
+  if (isDiskFullError(err)) return new StoreError(StoreErrorCode.DISK_FULL, `disk full: cannot preallocate segment ${filePath}`, { cause: err });
+  return new StoreError(StoreErrorCode.IO_ERROR, `cannot create segment ${filePath}: ${(err as Error).message}`, { cause: err });
+}
