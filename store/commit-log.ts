@@ -10,15 +10,15 @@ import path from 'node:path';
 import { MappedFileQueue } from './mapped-file-queue.js';
 import type { MappedFile } from './mapped-file.js';
 import {
-  BLANK_MAGIC,
   BLANK_MIN_BYTES,
   RECORD_HEADER_BYTES,
-  RecOff,
   RecordCheck,
   checkRecord,
+  isBlank,
   recordCrc,
   recordIndex,
   recordTerm,
+  recordType,
   sealRecord,
   writeBlank,
   writeRecordHeader,
@@ -28,6 +28,7 @@ import { COMMIT_LOG_SEGMENT_BYTES_MIN, DERIVED_DATA_RESERVE_BYTES_DEFAULT, RECOR
 import { StoreError, StoreErrorCode } from './errors.js';
 import { readSidecar, removeSidecar, writeSidecar, type SegmentSummary } from './segment-sidecar.js';
 import { readJsonFile, writeJsonFileAtomic } from './atomic-file.js';
+import { viewOf } from '../common/bytes.js';
 
 export interface CommitLogOptions {
   dir: string;
@@ -64,8 +65,9 @@ export interface EntryView {
   payloadOffset: number;
   /** The payload, as a slice of the mapped file (valid as long as it is referenced; see mapped-file.ts). */
   payload: Buffer;
-  /** The mapping that holds the record and the record's position in it. */
+  /** The mapping that holds the record (as a Buffer and a DataView) and the record's position in it. */
   buffer: Buffer;
+  view: DataView;
   position: number;
 }
 
@@ -77,7 +79,7 @@ export interface AppendResult {
 }
 
 /** Writes an entry's payload into `buf` at `pos`; `payloadOffset` is its absolute offset in the log. */
-export type PayloadWriter = (buf: Buffer, pos: number, payloadOffset: number) => void;
+export type PayloadWriter = (buf: Buffer, view: DataView, pos: number, payloadOffset: number) => void;
 
 export interface ReplicatedBatch {
   /** Absolute offset where the first record goes. */
@@ -124,6 +126,7 @@ export class CommitLog {
   private constructor(private readonly options: CommitLogOptions) {
     if (options.segmentBytes < COMMIT_LOG_SEGMENT_BYTES_MIN) throw new Error(`segment size ${options.segmentBytes} is below the minimum ${COMMIT_LOG_SEGMENT_BYTES_MIN}`);
     this.segmentBytes = options.segmentBytes;
+    this.recordBytesMax = Math.min(RECORD_BYTES_MAX, options.segmentBytes - BLANK_MIN_BYTES);
     this.queue = new MappedFileQueue(options.dir, options.segmentBytes, { preallocateAhead: options.preallocateAhead ?? true, repairShortFiles: true });
     this.log = options.log ?? ((m) => console.warn(`[commitlog] ${m}`));
   }
@@ -197,6 +200,11 @@ export class CommitLog {
     if (index > this.commitIndexValue) this.commitIndexValue = index;
   }
 
+  /** Resolves once the next segment, if one is being prepared in the background, is ready. */
+  whenNextSegmentPrepared(): Promise<void> {
+    return this.queue.whenPrepared();
+  }
+
   /** Refuses appends from now on (until `clearRefusal`), e.g. when the disk passed its refuse ratio. */
   refuseAppends(code: StoreErrorCode, message: string): void {
     this.refuseReason = { code, message };
@@ -213,9 +221,7 @@ export class CommitLog {
   // ---- leader side ------------------------------------------------------------------------------------------
 
   /** Largest record this log can hold. */
-  get recordBytesMax(): number {
-    return Math.min(RECORD_BYTES_MAX, this.segmentBytes - BLANK_MIN_BYTES);
-  }
+  readonly recordBytesMax: number;
 
   /** Appends one entry; the payload is written by `write` straight into the mapped file. */
   append(type: number, term: number, payloadBytes: number, write: PayloadWriter): AppendResult {
@@ -230,9 +236,10 @@ export class CommitLog {
     const pos = file.writePosition;
     const index = this.lastIndexValue + 1;
     const buf = file.buffer;
-    writeRecordHeader(buf, pos, size, index, term, type, this.lastCrcValue);
-    write(buf, pos + RECORD_HEADER_BYTES, file.baseOffset + pos + RECORD_HEADER_BYTES);
-    const crc = sealRecord(buf, pos, size);
+    const view = file.view;
+    writeRecordHeader(view, pos, size, index, term, type, this.lastCrcValue);
+    write(buf, view, pos + RECORD_HEADER_BYTES, file.baseOffset + pos + RECORD_HEADER_BYTES);
+    const crc = sealRecord(buf, view, pos, size);
     file.writePosition = pos + size;
     this.noteAppended(seg, index, term, crc, pos);
     return { index, offset: file.baseOffset + pos, payloadOffset: file.baseOffset + pos + RECORD_HEADER_BYTES, size };
@@ -280,7 +287,7 @@ export class CommitLog {
 
   private seal(seg: Segment): void {
     const file = seg.file;
-    if (file.remaining > 0) writeBlank(file.buffer, file.writePosition, file.remaining);
+    if (file.remaining > 0) writeBlank(file.view, file.writePosition, file.remaining);
     file.writePosition = file.size;
     seg.sealed = true;
   }
@@ -324,8 +331,9 @@ export class CommitLog {
     const start = offset - file.baseOffset;
     bytes.copy(file.buffer, start);
     const end = start + bytes.length;
-    for (let pos = start; pos < end; pos += file.buffer.readInt32BE(pos)) {
-      this.noteAppended(seg, recordIndex(file.buffer, pos), recordTerm(file.buffer, pos), recordCrc(file.buffer, pos), pos);
+    const view = file.view;
+    for (let pos = start; pos < end; pos += view.getInt32(pos)) {
+      this.noteAppended(seg, recordIndex(view, pos), recordTerm(view, pos), recordCrc(view, pos), pos);
     }
     file.writePosition = end;
     return this.lastIndexValue;
@@ -333,14 +341,15 @@ export class CommitLog {
 
   private validateReplicated(bytes: Buffer): void {
     const expect: ExpectedRecord = { index: this.lastIndexValue + 1, minTerm: this.lastTermValue, prevCrc: this.lastCrcValue };
+    const view = viewOf(bytes);
     let pos = 0;
     while (pos < bytes.length) {
-      const check = checkRecord(bytes, pos, bytes.length - pos, expect, true);
+      const check = checkRecord(bytes, view, pos, bytes.length - pos, expect, true);
       if (check !== RecordCheck.OK) throw invalidAppend(`record ${expect.index} at batch byte ${pos}: ${check}`);
       expect.index++;
-      expect.minTerm = recordTerm(bytes, pos);
-      expect.prevCrc = recordCrc(bytes, pos);
-      pos += bytes.readInt32BE(pos);
+      expect.minTerm = recordTerm(view, pos);
+      expect.prevCrc = recordCrc(view, pos);
+      pos += view.getInt32(pos);
     }
   }
 
@@ -387,9 +396,9 @@ export class CommitLog {
     this.lastIndexValue = prev;
     this.cursorIndex = -1;
     if (prev >= this.firstIndex) {
-      const { buffer, position } = this.locate(this.entryOffset(prev));
-      this.lastTermValue = recordTerm(buffer, position);
-      this.lastCrcValue = recordCrc(buffer, position);
+      const { view, position } = this.locate(this.entryOffset(prev));
+      this.lastTermValue = recordTerm(view, position);
+      this.lastCrcValue = recordCrc(view, position);
     } else {
       this.lastTermValue = this.meta.baseTerm;
       this.lastCrcValue = this.meta.baseCrc;
@@ -403,8 +412,8 @@ export class CommitLog {
     if (index === this.meta.baseIndex) return this.meta.baseTerm;
     if (index < this.firstIndex || index > this.lastIndexValue) return undefined;
     if (index === this.lastIndexValue) return this.lastTermValue;
-    const { buffer, position } = this.locate(this.entryOffset(index));
-    return recordTerm(buffer, position);
+    const { view, position } = this.locate(this.entryOffset(index));
+    return recordTerm(view, position);
   }
 
   /** Absolute offset of entry `index` (which must be stored). */
@@ -420,7 +429,8 @@ export class CommitLog {
     const seg = this.segmentOf(index);
     const k = Math.floor((index - seg.firstIndex) / SPARSE_INDEX_STEP);
     let pos = seg.samples[k]!;
-    for (let i = seg.firstIndex + k * SPARSE_INDEX_STEP; i < index; i++) pos += seg.file.buffer.readInt32BE(pos);
+    const view = seg.file.view;
+    for (let i = seg.firstIndex + k * SPARSE_INDEX_STEP; i < index; i++) pos += view.getInt32(pos);
     return this.setCursor(index, seg.file.baseOffset + pos);
   }
 
@@ -431,7 +441,7 @@ export class CommitLog {
   }
 
   private isBlankAt(file: MappedFile, pos: number): boolean {
-    return file.buffer.readInt32BE(pos + RecOff.MAGIC) === BLANK_MAGIC;
+    return isBlank(file.view, pos);
   }
 
   private firstOffsetOfSegmentAfter(offset: number): number {
@@ -454,15 +464,16 @@ export class CommitLog {
   }
 
   /** The mapping holding absolute `offset`. */
-  locate(offset: number): { file: MappedFile; buffer: Buffer; position: number } {
+  locate(offset: number): { file: MappedFile; buffer: Buffer; view: DataView; position: number } {
     const file = this.queue.findByOffset(offset);
     if (!file) throw new StoreError(StoreErrorCode.OFFSET_MOVED, `offset ${offset} is not stored (min offset ${this.minOffset})`);
-    return { file, buffer: file.buffer, position: offset - file.baseOffset };
+    return { file, buffer: file.buffer, view: file.view, position: offset - file.baseOffset };
   }
 
   private recordSizeAt(offset: number): number {
-    const { buffer, position } = this.locate(offset);
-    return buffer.readInt32BE(position);
+    const file = this.queue.findByOffset(offset);
+    if (!file) throw new StoreError(StoreErrorCode.OFFSET_MOVED, `offset ${offset} is not stored (min offset ${this.minOffset})`);
+    return file.view.getInt32(offset - file.baseOffset);
   }
 
   readEntry(index: number): EntryView {
@@ -471,17 +482,18 @@ export class CommitLog {
 
   /** Reads the record at absolute `offset` (which must be the start of a stored record, not a blank). */
   readEntryAt(offset: number): EntryView {
-    const { buffer, position } = this.locate(offset);
-    const size = buffer.readInt32BE(position);
+    const { buffer, view, position } = this.locate(offset);
+    const size = view.getInt32(position);
     return {
-      index: recordIndex(buffer, position),
-      term: recordTerm(buffer, position),
-      type: buffer[position + RecOff.TYPE]!,
+      index: recordIndex(view, position),
+      term: recordTerm(view, position),
+      type: recordType(view, position),
       offset,
       size,
       payloadOffset: offset + RECORD_HEADER_BYTES,
       payload: buffer.subarray(position + RECORD_HEADER_BYTES, position + size),
       buffer,
+      view,
       position,
     };
   }
@@ -509,14 +521,14 @@ export class CommitLog {
    */
   readBatch(from: number, maxBytes: number, maxIndex = this.lastIndexValue): LogBatch {
     const offset = this.entryOffset(from);
-    const { file, buffer, position } = this.locate(offset);
+    const { file, buffer, view, position } = this.locate(offset);
     let index = from;
-    let end = position + buffer.readInt32BE(position);
+    let end = position + view.getInt32(position);
     const limit = Math.min(file.writePosition, file.size);
     while (index < maxIndex) {
       const next = end;
       if (next + BLANK_MIN_BYTES > limit || this.isBlankAt(file, next)) break;
-      const size = buffer.readInt32BE(next);
+      const size = view.getInt32(next);
       if (next + size - position > maxBytes) break;
       end = next + size;
       index++;
@@ -555,8 +567,8 @@ export class CommitLog {
     const summary: SegmentSummary = {
       firstIndex: seg.firstIndex,
       lastIndex: seg.lastIndex,
-      lastTerm: recordTerm(seg.file.buffer, lastPos),
-      lastCrc: recordCrc(seg.file.buffer, lastPos),
+      lastTerm: recordTerm(seg.file.view, lastPos),
+      lastCrc: recordCrc(seg.file.view, lastPos),
       samples: seg.samples,
     };
     writeSidecar(seg.file.filePath, summary);
@@ -580,8 +592,8 @@ export class CommitLog {
     const lastPos = this.entryOffset(seg.lastIndex) - seg.file.baseOffset;
     const meta: LogMeta = {
       baseIndex: seg.lastIndex,
-      baseTerm: recordTerm(seg.file.buffer, lastPos),
-      baseCrc: recordCrc(seg.file.buffer, lastPos),
+      baseTerm: recordTerm(seg.file.view, lastPos),
+      baseCrc: recordCrc(seg.file.view, lastPos),
       baseOffset: seg.file.endOffset,
     };
     this.writeMeta(meta); // first, so a crash after the deletion still knows where the log starts
@@ -677,15 +689,16 @@ export class CommitLog {
     const seg: Segment = { file, firstIndex: expect.index, lastIndex: expect.index - 1, samples: [], sealed: false, summarized: false };
     this.segments.push(seg);
     const buf = file.buffer;
+    const view = file.view;
     let pos = 0;
     for (;;) {
-      const check = checkRecord(buf, pos, file.size - pos, expect, true);
+      const check = checkRecord(buf, view, pos, file.size - pos, expect, true);
       if (check === RecordCheck.OK) {
-        this.noteAppended(seg, expect.index, recordTerm(buf, pos), recordCrc(buf, pos), pos);
+        this.noteAppended(seg, expect.index, recordTerm(view, pos), recordCrc(view, pos), pos);
         expect.index++;
         expect.minTerm = this.lastTermValue;
         expect.prevCrc = this.lastCrcValue;
-        pos += buf.readInt32BE(pos);
+        pos += view.getInt32(pos);
         continue;
       }
       if (check === RecordCheck.BLANK) {

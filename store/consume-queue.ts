@@ -6,7 +6,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { MappedFileQueue } from './mapped-file-queue.js';
-import { readInt64BE, writeInt64BE } from '../common/bytes.js';
+import { getInt64, setInt64 } from '../common/bytes.js';
 
 export const CQ_ENTRY_BYTES = 20;
 
@@ -40,7 +40,7 @@ export class ConsumeQueue {
         file.writePosition = file.size;
       } else {
         let end = 0;
-        for (let pos = 0; pos < file.size; pos += CQ_ENTRY_BYTES) if (file.buffer.readInt32BE(pos + 8) !== 0) end = pos + CQ_ENTRY_BYTES;
+        for (let pos = 0; pos < file.size; pos += CQ_ENTRY_BYTES) if (file.view.getInt32(pos + 8) !== 0) end = pos + CQ_ENTRY_BYTES;
         file.writePosition = end;
       }
       file.flushedPosition = file.writePosition;
@@ -71,9 +71,10 @@ export class ConsumeQueue {
     }
     const file = this.files.findByOffset(pos)!;
     const at = pos - file.baseOffset;
-    writeInt64BE(file.buffer, physicalOffset, at);
-    file.buffer.writeInt32BE(size, at + 8);
-    writeInt64BE(file.buffer, tagsCode, at + 12);
+    const view = file.view;
+    setInt64(view, at, physicalOffset);
+    view.setInt32(at + 8, size);
+    setInt64(view, at + 12, tagsCode);
     if (at + CQ_ENTRY_BYTES > file.writePosition) file.writePosition = at + CQ_ENTRY_BYTES;
   }
 
@@ -84,9 +85,10 @@ export class ConsumeQueue {
     const file = this.files.findByOffset(pos);
     if (!file) return null;
     const at = pos - file.baseOffset;
-    const size = file.buffer.readInt32BE(at + 8);
+    const view = file.view;
+    const size = view.getInt32(at + 8);
     if (size === 0) return null;
-    return { physicalOffset: readInt64BE(file.buffer, at), size, tagsCode: readInt64BE(file.buffer, at + 12) };
+    return { physicalOffset: getInt64(view, at), size, tagsCode: getInt64(view, at + 12) };
   }
 
   /** Reads the fields of entry `queueOffset` into `out` without allocating; false for a hole/out of range. */
@@ -95,10 +97,11 @@ export class ConsumeQueue {
     const file = this.files.findByOffset(pos);
     if (!file || pos - file.baseOffset >= file.writePosition) return false;
     const at = pos - file.baseOffset;
-    out.size = file.buffer.readInt32BE(at + 8);
+    const view = file.view;
+    out.size = view.getInt32(at + 8);
     if (out.size === 0) return false;
-    out.physicalOffset = readInt64BE(file.buffer, at);
-    out.tagsCode = readInt64BE(file.buffer, at + 12);
+    out.physicalOffset = getInt64(view, at);
+    out.tagsCode = getInt64(view, at + 12);
     return true;
   }
 

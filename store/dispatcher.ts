@@ -6,7 +6,7 @@ import type { CommitLog, EntryView } from './commit-log.js';
 import type { ConsumeQueue, ConsumeQueueTable } from './consume-queue.js';
 import type { IndexService } from './index-service.js';
 import { indexKey } from './index-service.js';
-import { EntryType } from './record.js';
+import { EntryType, RECORD_HEADER_BYTES } from './record.js';
 import { MessageView } from '../common/message.js';
 import { findProperty, Prop, splitKeys } from '../common/properties.js';
 import { tagHashCode } from '../common/tag-hash.js';
@@ -69,17 +69,17 @@ export class Dispatcher {
   }
 
   private dispatchMessages(entry: EntryView): void {
-    const buf = entry.buffer;
+    const { buffer: buf, view } = entry;
     const end = entry.position + entry.size;
     const indexedUpTo = this.index ? this.index.indexedPhyOffset : Infinity;
-    for (let pos = entry.position + 36; pos < end; ) {
-      const size = MessageView.totalSize(buf, pos);
-      const topic = MessageView.topic(buf, pos);
-      const queueId = MessageView.queueId(buf, pos);
-      const queueOffset = MessageView.queueOffset(buf, pos);
-      const phyOffset = MessageView.physicalOffset(buf, pos);
-      const props = MessageView.properties(buf, pos);
-      const storeTimestamp = MessageView.storeTimestamp(buf, pos);
+    for (let pos = entry.position + RECORD_HEADER_BYTES; pos < end; ) {
+      const size = MessageView.totalSize(view, pos);
+      const topic = this.topicAt(buf, view, pos);
+      const queueId = MessageView.queueId(view, pos);
+      const queueOffset = MessageView.queueOffset(view, pos);
+      const phyOffset = MessageView.physicalOffset(view, pos);
+      const props = MessageView.properties(buf, view, pos);
+      const storeTimestamp = MessageView.storeTimestamp(view, pos);
       const tagsCode = this.hooks.tagsCode ? this.hooks.tagsCode(topic, props, storeTimestamp) : tagHashCode(findProperty(props, Prop.TAGS));
       const cq = this.queues.findOrCreate(topic, queueId);
       cq.put(queueOffset, phyOffset, size, tagsCode);
@@ -87,6 +87,20 @@ export class Dispatcher {
       if (this.index && phyOffset > indexedUpTo) this.indexMessage(topic, props, phyOffset, storeTimestamp);
       pos += size;
     }
+  }
+
+  // Consecutive messages mostly share a topic: reuse the last decoded name when the bytes are equal.
+  private lastTopic = '';
+  private lastTopicBytes = Buffer.alloc(0);
+
+  private topicAt(buf: Buffer, view: DataView, pos: number): string {
+    const at = MessageView.topicLengthOffset(view, pos);
+    const length = view.getUint8(at);
+    const bytes = this.lastTopicBytes;
+    if (length === bytes.length && buf.compare(bytes, 0, length, at + 1, at + 1 + length) === 0) return this.lastTopic;
+    this.lastTopic = buf.toString('utf8', at + 1, at + 1 + length);
+    this.lastTopicBytes = Buffer.from(buf.subarray(at + 1, at + 1 + length));
+    return this.lastTopic;
   }
 
   private indexMessage(topic: string, props: string, phyOffset: number, storeTimestamp: number): void {

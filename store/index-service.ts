@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MappedFile, parseSegmentFileName } from './mapped-file.js';
-import { readInt64BE, writeInt64BE } from '../common/bytes.js';
+import { getInt64, setInt64 } from '../common/bytes.js';
 import { tagHashCode } from '../common/tag-hash.js';
 
 const HEADER_BYTES = 40;
@@ -45,12 +45,12 @@ class IndexFile {
     readonly slotCount: number,
     readonly entryCount: number,
   ) {
-    const b = file.buffer;
-    this.beginTimestamp = readInt64BE(b, 0);
-    this.endTimestamp = readInt64BE(b, 8);
-    this.beginPhyOffset = readInt64BE(b, 16);
-    this.endPhyOffset = readInt64BE(b, 24);
-    this.entries = b.readInt32BE(36);
+    const v = file.view;
+    this.beginTimestamp = getInt64(v, 0);
+    this.endTimestamp = getInt64(v, 8);
+    this.beginPhyOffset = getInt64(v, 16);
+    this.endPhyOffset = getInt64(v, 24);
+    this.entries = v.getInt32(36);
     file.writePosition = file.size;
   }
 
@@ -63,43 +63,43 @@ class IndexFile {
   }
 
   put(key: string, phyOffset: number, storeTimestamp: number): void {
-    const b = this.file.buffer;
+    const v = this.file.view;
     if (this.entries === 0) {
       this.beginTimestamp = storeTimestamp;
       this.beginPhyOffset = phyOffset;
-      writeInt64BE(b, storeTimestamp, 0);
-      writeInt64BE(b, phyOffset, 16);
+      setInt64(v, 0, storeTimestamp);
+      setInt64(v, 16, phyOffset);
     }
     const hash = keyHash(key);
     const slotAt = HEADER_BYTES + (hash % this.slotCount) * SLOT_BYTES;
-    const previous = b.readInt32BE(slotAt);
+    const previous = v.getInt32(slotAt);
     const number = this.entries + 1; // entry numbers start at 1 so 0 can mean "none"
     const at = HEADER_BYTES + this.slotCount * SLOT_BYTES + number * ENTRY_BYTES;
-    b.writeInt32BE(hash, at);
-    writeInt64BE(b, phyOffset, at + 4);
-    b.writeInt32BE(Math.max(0, Math.floor((storeTimestamp - this.beginTimestamp) / 1000)), at + 12);
-    b.writeInt32BE(previous, at + 16);
-    b.writeInt32BE(number, slotAt);
+    v.setInt32(at, hash);
+    setInt64(v, at + 4, phyOffset);
+    v.setInt32(at + 12, Math.max(0, Math.floor((storeTimestamp - this.beginTimestamp) / 1000)));
+    v.setInt32(at + 16, previous);
+    v.setInt32(slotAt, number);
     this.entries = number;
     if (storeTimestamp > this.endTimestamp) this.endTimestamp = storeTimestamp;
     if (phyOffset > this.endPhyOffset) this.endPhyOffset = phyOffset;
-    writeInt64BE(b, this.endTimestamp, 8);
-    writeInt64BE(b, this.endPhyOffset, 24);
-    b.writeInt32BE(number, 36);
+    setInt64(v, 8, this.endTimestamp);
+    setInt64(v, 24, this.endPhyOffset);
+    v.setInt32(36, number);
     this.dirty = true;
   }
 
   /** Offsets of entries for `key` stored within [begin, end] (ms), newest first, at most `max`. */
   query(key: string, begin: number, end: number, max: number, out: number[]): void {
-    const b = this.file.buffer;
+    const v = this.file.view;
     const hash = keyHash(key);
-    let number = b.readInt32BE(HEADER_BYTES + (hash % this.slotCount) * SLOT_BYTES);
+    let number = v.getInt32(HEADER_BYTES + (hash % this.slotCount) * SLOT_BYTES);
     let hops = 0;
     while (number > 0 && number <= this.entries && out.length < max && hops++ < this.entryCount) {
       const at = HEADER_BYTES + this.slotCount * SLOT_BYTES + number * ENTRY_BYTES;
-      const time = this.beginTimestamp + b.readInt32BE(at + 12) * 1000;
-      if (b.readInt32BE(at) === hash && time >= begin - 999 && time <= end) out.push(readInt64BE(b, at + 4));
-      const previous = b.readInt32BE(at + 16);
+      const time = this.beginTimestamp + v.getInt32(at + 12) * 1000;
+      if (v.getInt32(at) === hash && time >= begin - 999 && time <= end) out.push(getInt64(v, at + 4));
+      const previous = v.getInt32(at + 16);
       if (previous >= number) break; // a chain always goes back; anything else is damage
       number = previous;
     }

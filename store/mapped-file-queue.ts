@@ -125,6 +125,11 @@ export class MappedFileQueue {
     );
   }
 
+  /** Resolves once a background preparation of the next file (if any) has finished. */
+  async whenPrepared(): Promise<void> {
+    await this.next?.catch(() => undefined);
+  }
+
   /** Removes files from the end whose base offset is >= `offset` (they are destroyed once unreferenced). */
   dropFilesFrom(offset: number): void {
     while (this.files.length > 0 && this.last()!.baseOffset >= offset) this.files.pop()!.destroy();

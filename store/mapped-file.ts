@@ -41,6 +41,8 @@ export class MappedFile {
   private destroyRequested = false;
   private closed = false;
   private syncInFlight: Promise<void> | null = null;
+  /** A DataView over the mapping, for the hot-path codecs. */
+  readonly view: DataView;
 
   private constructor(
     readonly filePath: string,
@@ -49,7 +51,9 @@ export class MappedFile {
     private fd: number,
     /** The mapping. Slices of it stay valid after release (see the header comment). */
     readonly buffer: Buffer,
-  ) {}
+  ) {
+    this.view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  }
 
   get endOffset(): number {
     return this.baseOffset + this.size;

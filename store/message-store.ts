@@ -32,6 +32,7 @@ import {
 } from './limits.js';
 import { MESSAGE_MAGIC_V1, MessageView, draftLength, writeMessage, type MessageDraft } from '../common/message.js';
 import { findProperty, Prop, splitKeys } from '../common/properties.js';
+import { viewOf } from '../common/bytes.js';
 
 export interface MessageStoreOptions {
   dir: string;
@@ -233,14 +234,14 @@ export class MessageStore {
   /** What the next `writeDrafts` call writes (set just before the append, so no closure is made per append). */
   private readonly writing: { drafts: MessageDraft[]; storeTimestamp: number; out: AppendedMessage[] } = { drafts: [], storeTimestamp: 0, out: [] };
 
-  private readonly writeDrafts = (buf: Buffer, pos: number, payloadOffset: number): void => {
+  private readonly writeDrafts = (buf: Buffer, view: DataView, pos: number, payloadOffset: number): void => {
     const { drafts, storeTimestamp, out } = this.writing;
     let at = pos;
     for (let i = 0; i < drafts.length; i++) {
       const d = drafts[i]!;
       const queueOffset = this.takeQueueOffset(d.topic, d.queueId);
       const physicalOffset = payloadOffset + (at - pos);
-      const size = writeMessage(buf, at, d, queueOffset, physicalOffset, storeTimestamp);
+      const size = writeMessage(buf, view, at, d, queueOffset, physicalOffset, storeTimestamp);
       out.push({ queueId: d.queueId, queueOffset, physicalOffset, size });
       at += size;
     }
@@ -248,7 +249,7 @@ export class MessageStore {
 
   /** Leader: appends a non-message entry (no-op, replicated state, membership). */
   appendEntry(term: number, type: number, payload: Buffer): AppendResult {
-    return this.commitLog.append(type, term, payload.length, (buf, pos) => {
+    return this.commitLog.append(type, term, payload.length, (buf, _view, pos) => {
       payload.copy(buf, pos);
     });
   }
@@ -294,14 +295,15 @@ export class MessageStore {
     for (let entry = this.commitLog.readNextAt(this.dispatcher.nextOffset); entry; entry = this.commitLog.readNextAt(entry.offset + entry.size)) {
       if (entry.type !== EntryType.MESSAGES) continue;
       const end = entry.position + entry.size;
-      for (let pos = entry.position + RECORD_HEADER_BYTES; pos < end; pos += MessageView.totalSize(entry.buffer, pos)) {
-        const topic = MessageView.topic(entry.buffer, pos);
+      const { buffer, view } = entry;
+      for (let pos = entry.position + RECORD_HEADER_BYTES; pos < end; pos += MessageView.totalSize(view, pos)) {
+        const topic = MessageView.topic(buffer, view, pos);
         let offsets = this.nextQueueOffsets.get(topic);
         if (!offsets) {
           offsets = [];
           this.nextQueueOffsets.set(topic, offsets);
         }
-        offsets[MessageView.queueId(entry.buffer, pos)] = MessageView.queueOffset(entry.buffer, pos) + 1;
+        offsets[MessageView.queueId(view, pos)] = MessageView.queueOffset(view, pos) + 1;
       }
     }
     this.queueOffsetsValid = true;
@@ -412,11 +414,11 @@ export class MessageStore {
     } catch {
       return null;
     }
-    const { buffer, position } = loc;
+    const { buffer, view, position } = loc;
     if (position + 91 > buffer.length) return null;
-    const size = MessageView.totalSize(buffer, position);
-    if (MessageView.magic(buffer, position) !== MESSAGE_MAGIC_V1 || size < 91 || position + size > buffer.length) return null;
-    if (MessageView.physicalOffset(buffer, position) !== phyOffset) return null;
+    const size = MessageView.totalSize(view, position);
+    if (MessageView.magic(view, position) !== MESSAGE_MAGIC_V1 || size < 91 || position + size > buffer.length) return null;
+    if (MessageView.physicalOffset(view, position) !== phyOffset) return null;
     return buffer.subarray(position, position + size);
   }
 
@@ -441,9 +443,10 @@ export class MessageStore {
       seen.add(offset);
       const msg = this.viewMessage(offset);
       if (!msg) continue;
-      const ts = MessageView.storeTimestamp(msg, 0);
+      const view = viewOf(msg);
+      const ts = MessageView.storeTimestamp(view, 0);
       if (ts < begin || ts > end) continue;
-      if (MessageView.topic(msg, 0) !== topic || !confirm(MessageView.properties(msg, 0))) continue;
+      if (MessageView.topic(msg, view, 0) !== topic || !confirm(MessageView.properties(msg, view, 0))) continue;
       out.push(msg);
     }
     return out;
@@ -455,7 +458,7 @@ export class MessageStore {
     if (!cq) return -1;
     const e = cq.get(cq.minOffset);
     const msg = e ? this.viewMessage(e.physicalOffset) : null;
-    return msg ? MessageView.storeTimestamp(msg, 0) : -1;
+    return msg ? MessageView.storeTimestamp(viewOf(msg), 0) : -1;
   }
 
   /**
@@ -470,7 +473,7 @@ export class MessageStore {
     const timeAt = (q: number): number => {
       const e = cq.get(q);
       const msg = e ? this.viewMessage(e.physicalOffset) : null;
-      return msg ? MessageView.storeTimestamp(msg, 0) : -1;
+      return msg ? MessageView.storeTimestamp(viewOf(msg), 0) : -1;
     };
     let lo = min;
     let hi = max; // first offset whose time >= timestamp (lower) / > timestamp (upper)

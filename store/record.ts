@@ -3,18 +3,20 @@
 //  off size field
 //    0   4  TOTAL_SIZE   whole record, header included
 //    4   4  MAGIC        ENTRY_MAGIC (BLANK_MAGIC for the padding that ends a segment)
-//    8   8  INDEX        Raft index
-//   16   8  TERM         Raft term
-//   24   1  TYPE         EntryType
-//   25   3  reserved     zero
-//   28   4  PREV_CRC     CRC of the previous record (0 for the very first record of a log)
-//   32   4  CRC          CRC32 of bytes 8..32 and of the payload
+//    8   4  CRC          CRC32 of everything after it (bytes 12..TOTAL_SIZE), except message bodies, which their own
+//                         BODYCRC fields cover (and those fields are inside the CRC'd bytes): every byte is
+//                         hashed once on append, and a check verifies both
+//   12   8  INDEX        Raft index
+//   20   8  TERM         Raft term
+//   28   1  TYPE         EntryType
+//   29   3  reserved     zero
+//   32   4  PREV_CRC     CRC of the previous record (0 for the very first record of a log)
 //   36   n  PAYLOAD
 //
 // PREV_CRC chains records: a record is valid only right after the record whose CRC it names. A stale record
 // left behind a torn or truncated tail therefore can never be mistaken for a successor of new data.
-import { crc32 } from '../common/crc.js';
-import { readInt64BE, writeInt64BE } from '../common/bytes.js';
+import { bodyCrc, crc32 } from '../common/crc.js';
+import { getInt64, setInt64 } from '../common/bytes.js';
 
 export const RECORD_HEADER_BYTES = 36;
 export const ENTRY_MAGIC = 0x4c4d5131; // "LMQ1"
@@ -25,11 +27,11 @@ export const BLANK_MIN_BYTES = 8;
 export const RecOff = {
   SIZE: 0,
   MAGIC: 4,
-  INDEX: 8,
-  TERM: 16,
-  TYPE: 24,
-  PREV_CRC: 28,
-  CRC: 32,
+  CRC: 8,
+  INDEX: 12,
+  TERM: 20,
+  TYPE: 28,
+  PREV_CRC: 32,
   PAYLOAD: 36,
 } as const;
 
@@ -57,33 +59,63 @@ export interface RecordHeader {
   crc: number;
 }
 
-export function writeRecordHeader(buf: Buffer, pos: number, size: number, index: number, term: number, type: number, prevCrc: number): void {
-  buf.writeInt32BE(size, pos);
-  buf.writeInt32BE(ENTRY_MAGIC, pos + 4);
-  writeInt64BE(buf, index, pos + 8);
-  writeInt64BE(buf, term, pos + 16);
-  buf[pos + 24] = type;
-  buf[pos + 25] = 0;
-  buf[pos + 26] = 0;
-  buf[pos + 27] = 0;
-  buf.writeInt32BE(prevCrc, pos + 28);
+export function writeRecordHeader(view: DataView, pos: number, size: number, index: number, term: number, type: number, prevCrc: number): void {
+  view.setInt32(pos, size);
+  view.setInt32(pos + RecOff.MAGIC, ENTRY_MAGIC);
+  setInt64(view, pos + RecOff.INDEX, index);
+  setInt64(view, pos + RecOff.TERM, term);
+  view.setUint32(pos + RecOff.TYPE, type << 24); // type byte, then three zero bytes
+  view.setInt32(pos + RecOff.PREV_CRC, prevCrc);
 }
 
-/** Computes the record CRC (header fields after the magic + payload) and stores it; returns it. */
-export function sealRecord(buf: Buffer, pos: number, size: number): number {
-  const crc = computeRecordCrc(buf, pos, size);
-  buf.writeInt32BE(crc, pos + RecOff.CRC);
-  return crc;
+/** Computes the record CRC and stores it; returns it. */
+export function sealRecord(buf: Buffer, view: DataView, pos: number, size: number): number {
+  const crc = computeRecordCrc(buf, view, pos, size);
+  view.setInt32(pos + RecOff.CRC, crc ?? 0);
+  return crc ?? 0;
 }
 
-export function computeRecordCrc(buf: Buffer, pos: number, size: number): number {
-  const head = crc32(buf.subarray(pos + RecOff.INDEX, pos + RecOff.CRC));
-  return crc32(buf.subarray(pos + RECORD_HEADER_BYTES, pos + size), head);
+/** Offsets inside a stored message (common/message.ts) that the record CRC needs to skip bodies. */
+const MSG_BODY_LENGTH = 84;
+const MSG_BODY = 88;
+const MSG_FIXED_BYTES = 91;
+
+/**
+ * CRC32 of bytes 12..size of the record at `pos`, leaving out the bodies of a message entry's messages.
+ * Returns null when a message entry's payload is not a sequence of well-formed message frames.
+ */
+export function computeRecordCrc(buf: Buffer, view: DataView, pos: number, size: number): number | null {
+  const end = pos + size;
+  if (view.getUint8(pos + RecOff.TYPE) !== EntryType.MESSAGES) return crc32(buf.subarray(pos + RecOff.INDEX, end));
+  let crc = 0;
+  let from = pos + RecOff.INDEX;
+  let m = pos + RECORD_HEADER_BYTES;
+  while (m < end) {
+    if (end - m < MSG_FIXED_BYTES) return null;
+    const total = view.getInt32(m);
+    const bodyLength = view.getInt32(m + MSG_BODY_LENGTH);
+    if (total < MSG_FIXED_BYTES || total > end - m || bodyLength < 0 || bodyLength > total - MSG_FIXED_BYTES) return null;
+    crc = crc32(buf.subarray(from, m + MSG_BODY), crc);
+    from = m + MSG_BODY + bodyLength;
+    m += total;
+  }
+  if (m !== end || m === pos + RECORD_HEADER_BYTES) return null;
+  return crc32(buf.subarray(from, end), crc);
 }
 
-export function writeBlank(buf: Buffer, pos: number, size: number): void {
-  buf.writeInt32BE(size, pos);
-  buf.writeInt32BE(BLANK_MAGIC, pos + 4);
+/** Verifies the BODYCRC of every message of a message entry (the record CRC leaves bodies to them). */
+export function bodiesIntact(buf: Buffer, view: DataView, pos: number, size: number): boolean {
+  const end = pos + size;
+  for (let m = pos + RECORD_HEADER_BYTES; m < end; m += view.getInt32(m)) {
+    const body = buf.subarray(m + MSG_BODY, m + MSG_BODY + view.getInt32(m + MSG_BODY_LENGTH));
+    if (bodyCrc(body) !== view.getInt32(m + 8)) return false;
+  }
+  return true;
+}
+
+export function writeBlank(view: DataView, pos: number, size: number): void {
+  view.setInt32(pos, size);
+  view.setInt32(pos + 4, BLANK_MAGIC);
 }
 
 export const RecordCheck = {
@@ -94,6 +126,8 @@ export const RecordCheck = {
   BAD_MAGIC: 'bad magic',
   BAD_SIZE: 'bad size',
   BAD_CRC: 'bad crc',
+  BAD_BODY_CRC: 'bad message body crc',
+  BAD_PAYLOAD: 'message entry payload is not a sequence of messages',
   BAD_CHAIN: 'previous-record crc does not match',
   BAD_INDEX: 'index is not the successor',
   BAD_TERM: 'term went backwards',
@@ -114,33 +148,41 @@ export interface ExpectedRecord {
  * Checks the record at `buf[pos]` where at most `limit` bytes (up to the end of the segment) may belong to it.
  * With `verifyCrc`, the payload CRC is recomputed.
  */
-export function checkRecord(buf: Buffer, pos: number, limit: number, expect: ExpectedRecord, verifyCrc: boolean): RecordCheck {
+export function checkRecord(buf: Buffer, view: DataView, pos: number, limit: number, expect: ExpectedRecord, verifyCrc: boolean): RecordCheck {
   if (limit < BLANK_MIN_BYTES) return limit === 0 ? RecordCheck.END : RecordCheck.BAD_SIZE;
-  const size = buf.readInt32BE(pos);
-  const magic = buf.readInt32BE(pos + 4);
+  const size = view.getInt32(pos);
+  const magic = view.getInt32(pos + 4);
   if (size === 0 && magic === 0) return RecordCheck.END;
   if (magic === BLANK_MAGIC) return size === limit ? RecordCheck.BLANK : RecordCheck.BAD_SIZE;
   if (magic !== ENTRY_MAGIC) return RecordCheck.BAD_MAGIC;
   if (size < RECORD_HEADER_BYTES || size > limit) return RecordCheck.BAD_SIZE;
-  if (verifyCrc && computeRecordCrc(buf, pos, size) !== buf.readInt32BE(pos + RecOff.CRC)) return RecordCheck.BAD_CRC;
-  if (expect.prevCrc !== null && buf.readInt32BE(pos + RecOff.PREV_CRC) !== expect.prevCrc) return RecordCheck.BAD_CHAIN;
-  if (expect.index !== 0 && readInt64BE(buf, pos + RecOff.INDEX) !== expect.index) return RecordCheck.BAD_INDEX;
-  if (readInt64BE(buf, pos + RecOff.TERM) < expect.minTerm) return RecordCheck.BAD_TERM;
-  if (!isKnownEntryType(buf[pos + RecOff.TYPE]!)) return RecordCheck.BAD_TYPE;
+  if (!isKnownEntryType(view.getUint8(pos + RecOff.TYPE))) return RecordCheck.BAD_TYPE;
+  if (verifyCrc) {
+    const crc = computeRecordCrc(buf, view, pos, size);
+    if (crc === null) return RecordCheck.BAD_PAYLOAD;
+    if (crc !== view.getInt32(pos + RecOff.CRC)) return RecordCheck.BAD_CRC;
+    if (view.getUint8(pos + RecOff.TYPE) === EntryType.MESSAGES && !bodiesIntact(buf, view, pos, size)) return RecordCheck.BAD_BODY_CRC;
+  }
+  if (expect.prevCrc !== null && view.getInt32(pos + RecOff.PREV_CRC) !== expect.prevCrc) return RecordCheck.BAD_CHAIN;
+  if (expect.index !== 0 && getInt64(view, pos + RecOff.INDEX) !== expect.index) return RecordCheck.BAD_INDEX;
+  if (getInt64(view, pos + RecOff.TERM) < expect.minTerm) return RecordCheck.BAD_TERM;
   return RecordCheck.OK;
 }
 
-export function readRecordHeader(buf: Buffer, pos: number): RecordHeader {
+export function readRecordHeader(view: DataView, pos: number): RecordHeader {
   return {
-    size: buf.readInt32BE(pos),
-    index: readInt64BE(buf, pos + RecOff.INDEX),
-    term: readInt64BE(buf, pos + RecOff.TERM),
-    type: buf[pos + RecOff.TYPE]!,
-    prevCrc: buf.readInt32BE(pos + RecOff.PREV_CRC),
-    crc: buf.readInt32BE(pos + RecOff.CRC),
+    size: view.getInt32(pos),
+    index: getInt64(view, pos + RecOff.INDEX),
+    term: getInt64(view, pos + RecOff.TERM),
+    type: view.getUint8(pos + RecOff.TYPE),
+    prevCrc: view.getInt32(pos + RecOff.PREV_CRC),
+    crc: view.getInt32(pos + RecOff.CRC),
   };
 }
 
-export const recordIndex = (buf: Buffer, pos: number): number => readInt64BE(buf, pos + RecOff.INDEX);
-export const recordTerm = (buf: Buffer, pos: number): number => readInt64BE(buf, pos + RecOff.TERM);
-export const recordCrc = (buf: Buffer, pos: number): number => buf.readInt32BE(pos + RecOff.CRC);
+export const recordSize = (view: DataView, pos: number): number => view.getInt32(pos);
+export const recordIndex = (view: DataView, pos: number): number => getInt64(view, pos + RecOff.INDEX);
+export const recordTerm = (view: DataView, pos: number): number => getInt64(view, pos + RecOff.TERM);
+export const recordType = (view: DataView, pos: number): number => view.getUint8(pos + RecOff.TYPE);
+export const recordCrc = (view: DataView, pos: number): number => view.getInt32(pos + RecOff.CRC);
+export const isBlank = (view: DataView, pos: number): boolean => view.getInt32(pos + RecOff.MAGIC) === BLANK_MAGIC;

@@ -6,7 +6,8 @@ import { decodeMessage, draftLength, writeMessage, MessageDecodeError, type Mess
 import { decodeProperties, encodeProperties, findProperty } from '../../common/properties.js';
 import { createOffsetMessageId, parseOffsetMessageId, UniqueIdGenerator } from '../../common/message-id.js';
 import { tagHashCode } from '../../common/tag-hash.js';
-import { RECORD_HEADER_BYTES, RecordCheck, checkRecord, sealRecord, writeRecordHeader } from '../../store/record.js';
+import { viewOf } from '../../common/bytes.js';
+import { EntryType, RECORD_HEADER_BYTES, RecordCheck, checkRecord, sealRecord, writeRecordHeader } from '../../store/record.js';
 
 // Property names and values never contain the two separator characters; values are non-empty.
 const propName = fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !/[\u0001\u0002]/.test(s));
@@ -75,7 +76,7 @@ test('stored message: every field survives a round trip', () => {
     fc.property(draftArb, (v) => {
       const d = toDraft(v);
       const buf = Buffer.alloc(draftLength(d) + 7);
-      const n = writeMessage(buf, 7, d, v.queueOffset, v.physicalOffset, v.storeTimestamp);
+      const n = writeMessage(buf, viewOf(buf), 7, d, v.queueOffset, v.physicalOffset, v.storeTimestamp);
       assert.equal(n, draftLength(d));
       const m = decodeMessage(buf, 7);
       assert.equal(m.topic, v.topic);
@@ -102,38 +103,61 @@ test('stored message: a flipped bit in the body is caught by BODYCRC', () => {
     fc.property(draftArb.filter((v) => v.body.length > 0), fc.nat(), fc.integer({ min: 0, max: 7 }), (v, at, bit) => {
       const d = toDraft(v);
       const buf = Buffer.alloc(draftLength(d));
-      writeMessage(buf, 0, d, 0, 0, 0);
+      writeMessage(buf, viewOf(buf), 0, d, 0, 0, 0);
       buf[88 + (at % v.body.length)]! ^= 1 << bit;
       assert.throws(() => decodeMessage(buf, 0), MessageDecodeError);
     }),
   );
 });
 
-test('record CRC: a flipped bit anywhere after the magic is detected', () => {
+test('record CRC: a flipped bit anywhere after the magic is detected (CRC field included)', () => {
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 1, maxLength: 512 }), fc.nat(), fc.integer({ min: 0, max: 7 }), (payload, at, bit) => {
       const size = RECORD_HEADER_BYTES + payload.length;
       const buf = Buffer.alloc(size);
-      writeRecordHeader(buf, 0, size, 5, 3, 2, 1234);
+      const view = viewOf(buf);
+      writeRecordHeader(view, 0, size, 5, 3, EntryType.STATE, 1234);
       buf.set(payload, RECORD_HEADER_BYTES);
-      sealRecord(buf, 0, size);
+      sealRecord(buf, view, 0, size);
       const expect = { index: 5, minTerm: 3, prevCrc: 1234 };
-      assert.equal(checkRecord(buf, 0, size, expect, true), RecordCheck.OK);
+      assert.equal(checkRecord(buf, view, 0, size, expect, true), RecordCheck.OK);
       const pos = 8 + (at % (size - 8));
       buf[pos]! ^= 1 << bit;
-      assert.notEqual(checkRecord(buf, 0, size, expect, true), RecordCheck.OK);
+      assert.notEqual(checkRecord(buf, view, 0, size, expect, true), RecordCheck.OK);
     }),
+  );
+});
+
+test('message entry: a flipped bit anywhere (header, message fields or body) is detected', () => {
+  fc.assert(
+    fc.property(fc.array(draftArb, { minLength: 1, maxLength: 3 }), fc.nat(), fc.integer({ min: 0, max: 7 }), (vs, at, bit) => {
+      const drafts = vs.map(toDraft);
+      const size = RECORD_HEADER_BYTES + drafts.reduce((n, d) => n + draftLength(d), 0);
+      const buf = Buffer.alloc(size);
+      const view = viewOf(buf);
+      writeRecordHeader(view, 0, size, 9, 2, EntryType.MESSAGES, 77);
+      let pos = RECORD_HEADER_BYTES;
+      for (const d of drafts) pos += writeMessage(buf, view, pos, d, 0, pos, 1);
+      sealRecord(buf, view, 0, size);
+      const expect = { index: 9, minTerm: 2, prevCrc: 77 };
+      assert.equal(checkRecord(buf, view, 0, size, expect, true), RecordCheck.OK);
+      const flip = 8 + (at % (size - 8));
+      buf[flip]! ^= 1 << bit;
+      assert.notEqual(checkRecord(buf, view, 0, size, expect, true), RecordCheck.OK, `flip at byte ${flip}`);
+    }),
+    { numRuns: 300 },
   );
 });
 
 test('record check names stale successors: wrong previous CRC, index or term', () => {
   const size = RECORD_HEADER_BYTES + 4;
   const buf = Buffer.alloc(size);
-  writeRecordHeader(buf, 0, size, 10, 4, 2, 99);
-  sealRecord(buf, 0, size);
-  assert.equal(checkRecord(buf, 0, size, { index: 10, minTerm: 4, prevCrc: 98 }, true), RecordCheck.BAD_CHAIN);
-  assert.equal(checkRecord(buf, 0, size, { index: 11, minTerm: 4, prevCrc: 99 }, true), RecordCheck.BAD_INDEX);
-  assert.equal(checkRecord(buf, 0, size, { index: 10, minTerm: 5, prevCrc: 99 }, true), RecordCheck.BAD_TERM);
+  const view = viewOf(buf);
+  writeRecordHeader(view, 0, size, 10, 4, EntryType.STATE, 99);
+  sealRecord(buf, view, 0, size);
+  assert.equal(checkRecord(buf, view, 0, size, { index: 10, minTerm: 4, prevCrc: 98 }, true), RecordCheck.BAD_CHAIN);
+  assert.equal(checkRecord(buf, view, 0, size, { index: 11, minTerm: 4, prevCrc: 99 }, true), RecordCheck.BAD_INDEX);
+  assert.equal(checkRecord(buf, view, 0, size, { index: 10, minTerm: 5, prevCrc: 99 }, true), RecordCheck.BAD_TERM);
 });
 
 test('offset message id round trip and tag hash matches Java String.hashCode', () => {

@@ -43,7 +43,7 @@ function appendN(log: CommitLog, from: number, to: number, term: number): number
   const offsets: number[] = [];
   for (let i = from; i <= to; i++) {
     const p = payloadOf(i);
-    offsets.push(log.append(EntryType.MESSAGES, term, p.length, (buf, pos) => p.copy(buf, pos)).offset);
+    offsets.push(log.append(EntryType.STATE, term, p.length, (buf, _view, pos) => p.copy(buf, pos)).offset);
   }
   return offsets;
 }
@@ -89,7 +89,7 @@ test('a record larger than a segment allows is refused with a clear error and no
   const log = openLog();
   appendN(log, 1, 3, 1);
   assert.throws(
-    () => log.append(EntryType.MESSAGES, 1, SEGMENT, () => assert.fail('must not write')),
+    () => log.append(EntryType.STATE, 1, SEGMENT, () => assert.fail('must not write')),
     (err: unknown) => err instanceof StoreError && err.code === StoreErrorCode.MESSAGE_TOO_LARGE && /exceeds the largest record/.test(err.message),
   );
   assert.equal(log.lastIndex, 3);
@@ -124,7 +124,7 @@ test('truncating at the first entry of a segment continues in the previous segme
   assert.ok(log.writeOffset < SEGMENT, 'write position moved back into the first segment');
   // the entry that did not fit before rolls again; a small one now fits where the blank marker was
   const small = Buffer.from('x');
-  const at = log.append(EntryType.MESSAGES, 2, 1, (b, p) => small.copy(b, p)).offset;
+  const at = log.append(EntryType.STATE, 2, 1, (b, _v, p) => small.copy(b, p)).offset;
   assert.equal(at, offsets[firstOfSecond - 2]! + RECORD_HEADER_BYTES + payloadOf(firstOfSecond - 1).length);
   assert.equal(log.readEntry(firstOfSecond).payload.toString(), 'x');
   assertEntries(log, 1, firstOfSecond - 1);
@@ -183,7 +183,7 @@ test('a follower refuses a batch whose first record does not chain to its log (d
   appendN(follower, 1, 10, 1);
   follower.truncateFrom(10);
   const other = Buffer.from('different history');
-  follower.append(EntryType.MESSAGES, 1, other.length, (b, p) => other.copy(b, p)); // entry 10 differs from the leader's
+  follower.append(EntryType.STATE, 1, other.length, (b, _v, p) => other.copy(b, p)); // entry 10 differs from the leader's
   const batch = leader.readBatch(11, 1 << 20);
   assert.throws(() => follower.appendReplicated({ offset: batch.offset, bytes: Buffer.from(batch.bytes) }), /refused/);
 });
