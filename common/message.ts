@@ -14,7 +14,7 @@
 //   40   8  BORNTIMESTAMP
 //   48   8  BORNHOST (ipv4 + port)
 import { inflateSync } from 'node:zlib';
-import { readInt64BE, formatIPv4, getInt64, setInt64 } from './bytes.js';
+import { readInt64BE, formatIPv4, getInt64, parseIPv4, setInt64 } from './bytes.js';
 import { bodyCrc } from './crc.js';
 import { decodeProperties, Prop, type Properties } from './properties.js';
 import { createOffsetMessageId } from './message-id.js';
@@ -67,6 +67,12 @@ export interface HostV4 {
   /** IPv4 address as an unsigned 32-bit number. */
   ip: number;
   port: number;
+}
+
+/** Parses "a.b.c.d:port"; a host that is not IPv4 becomes 0.0.0.0 (the stored layout only keeps IPv4 here). */
+export function parseHost(text: string): HostV4 {
+  const at = text.lastIndexOf(':');
+  return { ip: Math.max(0, parseIPv4(text.slice(0, at))), port: Number(text.slice(at + 1)) || 0 };
 }
 
 export function formatHost(host: HostV4): string {

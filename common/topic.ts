@@ -10,6 +10,8 @@ export const SystemTopic = {
   TRANS_OP_HALF: 'RMQ_SYS_TRANS_OP_HALF_TOPIC',
   TRANS_CHECK_MAX_TIME: 'TRANS_CHECK_MAX_TIME_TOPIC',
   SCHEDULE: 'SCHEDULE_TOPIC_XXXX',
+  /** ledgermq: op messages recording delayed-delivery progress, written in the same entry as the deliveries. */
+  SCHEDULE_PROGRESS: 'RMQ_SYS_SCHEDULE_PROGRESS',
 } as const;
 
 export const RETRY_GROUP_TOPIC_PREFIX = '%RETRY%';
@@ -33,5 +35,5 @@ export function topicNameProblem(topic: unknown): string | null {
 
 /** Topics that producers may not send to directly. */
 export function isSystemTopic(topic: string): boolean {
-  return topic === SystemTopic.TRANS_HALF || topic === SystemTopic.TRANS_OP_HALF || topic === SystemTopic.SCHEDULE || topic === SystemTopic.TRANS_CHECK_MAX_TIME;
+  return topic === SystemTopic.TRANS_HALF || topic === SystemTopic.TRANS_OP_HALF || topic === SystemTopic.SCHEDULE || topic === SystemTopic.SCHEDULE_PROGRESS || topic === SystemTopic.TRANS_CHECK_MAX_TIME;
 }

@@ -19,6 +19,12 @@ export interface DispatchHooks {
   onMessagesArrived?(topic: string, queueId: number, maxOffset: number): void;
   /** The consume-queue tag code of a message; defaults to the hash of its TAGS property. */
   tagsCode?(topic: string, properties: string, storeTimestamp: number): number;
+  /** Topics whose messages are also handed to `onSystemMessage` (bookkeeping carried as op messages). */
+  systemTopics?: ReadonlySet<string>;
+  /** A committed message of one of `systemTopics` (entry index, the message's bytes as a slice of the log). */
+  onSystemMessage?(index: number, topic: string, message: Buffer, view: DataView, position: number): void;
+  /** Dispatching reached `index` (after its entry was handled). */
+  onDispatched?(index: number): void;
 }
 
 export class Dispatcher {
@@ -65,6 +71,7 @@ export class Dispatcher {
       done++;
     }
     if (this.touched.size > 0) this.notifyArrivals();
+    if (done > 0) this.hooks.onDispatched?.(this.dispatchedIndex);
     return done;
   }
 
@@ -85,6 +92,7 @@ export class Dispatcher {
       cq.put(queueOffset, phyOffset, size, tagsCode);
       this.touched.add(cq);
       if (this.index && phyOffset > indexedUpTo) this.indexMessage(topic, props, phyOffset, storeTimestamp);
+      if (this.hooks.systemTopics?.has(topic)) this.hooks.onSystemMessage?.(entry.index, topic, buf.subarray(pos, pos + size), view, pos);
       pos += size;
     }
   }

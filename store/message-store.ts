@@ -59,6 +59,11 @@ export interface MessageStoreOptions {
   hooks?: DispatchHooks;
   /** Highest index retention may delete up to (e.g. the last replicated-state snapshot). */
   retentionFloor?: () => number;
+  /**
+   * Dispatch at least from the entry after this index on open, even if the checkpoint is further: the owner's
+   * own snapshot of applied state covers only up to here, so later entries must be applied again.
+   */
+  replayFrom?: number;
   log?: (message: string) => void;
 }
 
@@ -180,6 +185,7 @@ export class MessageStore {
       this.log(`checkpoint says entry ${dispatched} was dispatched but the log ends at ${log.lastIndex}; rebuilding consume queues from the start of the log`);
       dispatched = log.firstIndex - 1;
     }
+    if (this.options.replayFrom !== undefined && this.options.replayFrom < dispatched) dispatched = this.options.replayFrom;
     if (dispatched < log.firstIndex - 1) dispatched = log.firstIndex - 1;
     const nextOffset = this.offsetAfter(dispatched);
     for (const cq of this.consumeQueues.all()) cq.truncateFromPhysical(nextOffset);

@@ -1,0 +1,285 @@
+// One broker node: the store, the Raft node replicating its commit log, the replicated state applied from it, the
+// client-facing remoting server with one processor per request code, registration with name servers, delayed
+// delivery, and metrics. A single node is a Raft group of one: the same code path as a replicated group.
+import fs from 'node:fs';
+import path from 'node:path';
+import { RemotingClient, RemotingServer, createRequest, ResponseCode, type Logger } from '../remoting/index.js';
+import { MessageStore } from '../store/message-store.js';
+import { EntryType } from '../store/record.js';
+import { RaftNode, type MembershipEntryPayload } from '../dledger/node.js';
+import { RAFT_STATUS_CODE } from '../dledger/limits.js';
+import type { ConfEntry, NodeId } from '../dledger/core/index.js';
+import { decodeMessage, parseHost } from '../common/message.js';
+import { findProperty, Prop } from '../common/properties.js';
+import { SystemTopic } from '../common/topic.js';
+import { tagHashCode } from '../common/tag-hash.js';
+import { startMetricsServer } from '../common/metrics-server.js';
+import { parseDelayLevels, type BrokerConfig } from './config.js';
+import type { BrokerContext } from './context.js';
+import { ReplicatedState } from './replicated-state.js';
+import { ConsumerRegistry, ProducerRegistry } from './client-channels.js';
+import { PullHoldService } from './pull-hold.js';
+import { TopicService } from './topic-service.js';
+import { OffsetCommitter } from './offset-committer.js';
+import { BrokerMetrics } from './metrics.js';
+import { SendService } from './send-service.js';
+import { PullService } from './pull-service.js';
+import { ScheduleService, parseProgressBody, scheduleTagsCode } from './schedule-service.js';
+import { NameServerRegistrar } from './registrar.js';
+import { brokerProcessors } from './processors/index.js';
+import { raftStatus, type RaftStatusBody } from './processors/raft-status.js';
+import { CLIENT_CHANNEL_EXPIRED_MS, CLIENT_SCAN_INTERVAL_MS, STATE_SNAPSHOT_INTERVAL_MS } from './limits.js';
+
+export interface BrokerHandle {
+  readonly config: BrokerConfig;
+  readonly port: number;
+  readonly raftPort: number;
+  readonly metricsPort: number | null;
+  readonly brokerAddr: string;
+  readonly ctx: BrokerContext;
+  close(): Promise<void>;
+}
+
+export interface BrokerLogger extends Logger {
+  info(message: string): void;
+}
+
+const consoleBrokerLogger: BrokerLogger = {
+  info: (m) => console.log(m),
+  warn: (m) => console.warn(m),
+};
+
+export async function startBroker(config: BrokerConfig, logger: BrokerLogger = consoleBrokerLogger): Promise<BrokerHandle> {
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const prefix = `[broker ${config.brokerName}/${config.raftId}]`;
+  const log = (m: string): void => logger.info(`${prefix} ${m}`);
+  const warnLogger: Logger = { warn: (m) => logger.warn(`${prefix} ${m}`) };
+  const clock = Date.now;
+  const delayLevelsMs = parseDelayLevels(config.messageDelayLevels);
+
+  const state = new ReplicatedState(config.dataDir, clock);
+  const snapshotIndex = state.load();
+  let raft: RaftNode | undefined;
+  const pullHold = new PullHoldService(clock);
+  const systemTopics = new Set<string>([SystemTopic.SCHEDULE_PROGRESS]);
+
+  const store = MessageStore.open({
+    dir: path.join(config.dataDir, 'store'),
+    segmentBytes: config.segmentBytes,
+    flushMode: config.flushMode,
+    flushIntervalMs: config.flushIntervalMs,
+    retentionMs: config.retentionMs,
+    replayFrom: snapshotIndex,
+    retentionFloor: () => state.snapshotIndex,
+    log: (m) => logger.warn(`${prefix} [store] ${m}`),
+    hooks: {
+      onApply(entry) {
+        if (entry.type === EntryType.STATE) state.applyEntry(entry.index, entry.payload);
+      },
+      onDispatched(index) {
+        state.advance(index);
+        raft?.onApplied(index);
+      },
+      onMessagesArrived(topic, queueId, maxOffset) {
+        pullHold.notifyArrival(topic, queueId, maxOffset);
+      },
+      tagsCode(topic, properties, storeTimestamp) {
+        if (topic === SystemTopic.SCHEDULE) return scheduleTagsCode(delayLevelsMs, properties, storeTimestamp);
+        return tagHashCode(findProperty(properties, Prop.TAGS));
+      },
+      systemTopics,
+      onSystemMessage(index, topic, message) {
+        if (topic !== SystemTopic.SCHEDULE_PROGRESS || index <= snapshotIndex) return;
+        const progress = parseProgressBody(decodeMessage(message, 0, { verifyCrc: false, inflate: false }).body);
+        if (progress) state.applyDelayProgress(progress.level, progress.next);
+      },
+    },
+  });
+
+  const raftAddress = config.raftPeers.get(config.raftId);
+  if (!raftAddress) throw new Error(`--raft-peers has no address for this node's id ${config.raftId}`);
+  const raftPort = Number(raftAddress.slice(raftAddress.lastIndexOf(':') + 1));
+  const restoredMembership = state.raftMembership as { entry: ConfEntry; addresses: Record<NodeId, string> } | undefined;
+  raft = new RaftNode({
+    id: config.raftId,
+    dir: path.join(config.dataDir, 'raft'),
+    store,
+    peers: config.raftPeers,
+    host: config.host,
+    port: raftPort,
+    membershipBase: restoredMembership,
+    appliedIndex: snapshotIndex,
+    tickMs: config.tickMs,
+    config: { ...(config.electionTicks ? { electionTicks: config.electionTicks } : {}), ...(config.preferredLeader ? { preferredLeader: config.preferredLeader } : {}) },
+    logger: warnLogger,
+  });
+  const node = raft;
+  state.raftMembershipAt = (index) => node.membershipBaseAt(index);
+
+  const server = new RemotingServer({ host: config.host, port: config.port, logger: warnLogger });
+  const port = await server.listen();
+  const brokerAddr = `${config.advertisedHost}:${port}`;
+  const leaderAddrs = new Map<NodeId, string>([[config.raftId, brokerAddr]]);
+
+  const consumers = new ConsumerRegistry(log);
+  const producers = new ProducerRegistry();
+  const topics = new TopicService(state, node, { autoCreateTopicEnable: config.autoCreateTopicEnable, defaultTopicQueueNums: config.defaultTopicQueueNums });
+  const offsets = new OffsetCommitter(node);
+  const metrics = new BrokerMetrics(
+    { broker: config.brokerName, node: config.raftId },
+    {
+      heldPulls: () => pullHold.heldCount,
+      storeBytes: () => store.commitLog.storedBytes,
+      dispatchLag: () => store.dispatcher.lag,
+      raft: () => {
+        const s = node.status();
+        return {
+          role: s.role,
+          term: s.term,
+          lastIndex: s.lastIndex,
+          commitIndex: s.commitIndex,
+          appliedIndex: node.appliedIndex,
+          electionsStarted: s.electionsStarted,
+          electionsWon: s.electionsWon,
+          leaderChanges: node.leaderChanges,
+          replicationBatches: node.transport.messagesSent,
+          replicationBytes: node.transport.bytesSent,
+          segmentInstalls: 0,
+          followers: (s.progress ?? []).map((p) => {
+            const lagEntries = Math.max(0, s.lastIndex - p.match);
+            let lagBytes = 0;
+            if (lagEntries > 0 && p.match >= store.commitLog.firstIndex - 1) {
+              try {
+                lagBytes = store.commitLog.writeOffset - (p.match >= store.commitLog.firstIndex ? store.commitLog.entryOffset(p.match) : store.commitLog.minOffset);
+              } catch {
+                lagBytes = 0;
+              }
+            }
+            return { id: p.id, match: p.match, lagEntries, lagBytes };
+          }),
+        };
+      },
+    },
+  );
+
+  const ctx: BrokerContext = {
+    config,
+    store,
+    raft: node,
+    state,
+    consumers,
+    producers,
+    pullHold,
+    topics,
+    offsets,
+    metrics,
+    brokerAddr,
+    storeHost: parseHost(brokerAddr),
+    delayLevelsMs,
+    clock,
+    log,
+    leaderBrokerAddr: () => {
+      const leader = node.leaderId;
+      return leader ? (leaderAddrs.get(leader) ?? null) : null;
+    },
+  };
+
+  const sends = new SendService(ctx);
+  const pulls = new PullService(ctx);
+  for (const [code, processor] of brokerProcessors(ctx, sends, pulls)) server.registerProcessor(code, processor);
+  node.transport.registerProcessor(RAFT_STATUS_CODE, raftStatus(ctx));
+  server.on('disconnect', (connection) => {
+    producers.connectionClosed(connection.id);
+    for (const group of consumers.connectionClosed(connection.id)) consumers.notifyIdsChanged(group);
+  });
+
+  const namesrvClient = new RemotingClient({ logger: warnLogger });
+  const registrar = new NameServerRegistrar(ctx, namesrvClient);
+  const schedule = new ScheduleService(ctx);
+
+  /** Learns the client-facing address of a leader from its Raft port (cached per node id). */
+  const learnLeaderAddr = (leader: NodeId | null): void => {
+    if (!leader || leaderAddrs.has(leader)) return;
+    node.transport
+      .request(leader, createRequest(RAFT_STATUS_CODE), 2000)
+      .then((response) => {
+        if (response.code !== ResponseCode.SUCCESS || !Buffer.isBuffer(response.body)) return;
+        const body = JSON.parse(response.body.toString('utf8')) as RaftStatusBody;
+        leaderAddrs.set(leader, body.brokerAddr);
+      })
+      .catch(() => undefined);
+  };
+
+  node.on('role', (_role, _term, leaderId) => {
+    learnLeaderAddr(leaderId);
+    registrar.registerSoon();
+  });
+  node.on('leaderReady', (term) => {
+    log(`leader of ${config.brokerName} in term ${term}, ready to serve writes`);
+    registrar.registerSoon();
+  });
+  state.onChange((op) => {
+    if (op.t === 'topic' || op.t === 'topicDelete') registrar.registerSoon();
+  });
+
+  store.start();
+  await node.start();
+  pullHold.start();
+  schedule.start();
+  registrar.start();
+
+  const timers: NodeJS.Timeout[] = [];
+  const every = (ms: number, fn: () => void): void => {
+    const t = setInterval(fn, ms);
+    t.unref();
+    timers.push(t);
+  };
+  every(STATE_SNAPSHOT_INTERVAL_MS, () => {
+    try {
+      state.saveSnapshot();
+    } catch (err) {
+      logger.warn(`${prefix} state snapshot failed: ${(err as Error).message}`);
+    }
+  });
+  every(CLIENT_SCAN_INTERVAL_MS, () => {
+    const now = clock();
+    producers.expire(now, CLIENT_CHANNEL_EXPIRED_MS);
+    for (const group of consumers.expire(now, CLIENT_CHANNEL_EXPIRED_MS)) consumers.notifyIdsChanged(group);
+  });
+
+  let metricsServer: { port: number; close(): Promise<void> } | null = null;
+  if (config.metricsPort !== null) metricsServer = await startMetricsServer(metrics.registry, { host: config.host, port: config.metricsPort });
+
+  log(`listening on ${brokerAddr} (raft ${raftAddress}${metricsServer ? `, metrics :${metricsServer.port}` : ''}), data in ${config.dataDir}`);
+
+  let closing: Promise<void> | null = null;
+  return {
+    config,
+    port,
+    raftPort: node.raftPort,
+    metricsPort: metricsServer?.port ?? null,
+    brokerAddr,
+    ctx,
+    close() {
+      closing ??= (async () => {
+        for (const t of timers) clearInterval(t);
+        await registrar.stop();
+        schedule.stop();
+        pullHold.stop();
+        await server.close();
+        await namesrvClient.close();
+        await node.close();
+        try {
+          state.saveSnapshot();
+        } catch (err) {
+          logger.warn(`${prefix} final state snapshot failed: ${(err as Error).message}`);
+        }
+        await store.close();
+        await metricsServer?.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+export type { MembershipEntryPayload };

@@ -1,0 +1,152 @@
+// The broker's replicated state: topics, subscription groups, consumer offsets and delayed-delivery progress.
+// It changes only by applying committed log entries (STATE entries, and op messages in system topics), in log
+// order, on every node, so every replica holds the same state and a new leader resumes exactly where the old
+// one stopped. A snapshot (state.json, with the index it covers) lets restart skip what was applied before, and
+// bounds retention: the log is never deleted beyond the last snapshot.
+import path from 'node:path';
+import { readJsonFile, writeJsonFileAtomic } from '../store/atomic-file.js';
+import { TopicTable, type TopicConfig } from './topic-config.js';
+import { ConsumerOffsetTable } from './consumer-offsets.js';
+import { SubscriptionGroupTable, type SubscriptionGroupConfig } from './subscription-groups.js';
+
+/** One change carried by a STATE entry. */
+export type StateOp =
+  | { t: 'topic'; config: TopicConfig }
+  | { t: 'topicDelete'; topic: string }
+  | { t: 'group'; config: SubscriptionGroupConfig }
+  | { t: 'groupDelete'; group: string }
+  | { t: 'offsets'; group: string; topic: string; queues: Record<string, number> };
+
+export interface StateEntry {
+  ops: StateOp[];
+}
+
+export function encodeStateEntry(ops: StateOp[]): Buffer {
+  return Buffer.from(JSON.stringify({ ops } satisfies StateEntry));
+}
+
+interface StateSnapshot {
+  version: 1;
+  /** Every entry up to this index is reflected. */
+  appliedIndex: number;
+  topics: TopicConfig[];
+  groups: SubscriptionGroupConfig[];
+  offsets: Record<string, Record<string, number>>;
+  /** Delay level -> next schedule-queue offset to deliver. */
+  delayProgress: Record<string, number>;
+  /** The Raft membership in effect at appliedIndex, with member addresses (opaque here; the Raft node owns it). */
+  raftMembership?: unknown;
+}
+
+const SNAPSHOT_FILE = 'state.json';
+
+export class ReplicatedState {
+  readonly topics = new TopicTable();
+  readonly groups = new SubscriptionGroupTable();
+  readonly offsets = new ConsumerOffsetTable();
+  /** Delay level -> next offset of its schedule queue to deliver. */
+  readonly delayProgress = new Map<number, number>();
+  /** Index of the last entry applied (the snapshot's, after a restart). */
+  appliedIndex = 0;
+  /** Index covered by the last snapshot written to disk. */
+  snapshotIndex = 0;
+  private readonly listeners: Array<(op: StateOp) => void> = [];
+  /** Raft membership restored from the snapshot, and where to get the current one when saving. */
+  raftMembership: unknown = undefined;
+  raftMembershipAt: ((index: number) => unknown) | null = null;
+
+  constructor(
+    private readonly dir: string,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Loads the snapshot, if any; returns the index it covers. */
+  load(): number {
+    const snap = readJsonFile<StateSnapshot>(path.join(this.dir, SNAPSHOT_FILE));
+    if (!snap) return 0;
+    this.restore(snap);
+    return snap.appliedIndex;
+  }
+
+  restore(snap: StateSnapshot): void {
+    this.topics.restore(snap.topics);
+    this.groups.restore(snap.groups);
+    this.offsets.restore(snap.offsets);
+    this.delayProgress.clear();
+    for (const [level, offset] of Object.entries(snap.delayProgress)) this.delayProgress.set(Number(level), offset);
+    this.appliedIndex = snap.appliedIndex;
+    this.snapshotIndex = snap.appliedIndex;
+    this.raftMembership = snap.raftMembership;
+  }
+
+  /** Called for every applied op (e.g. to re-register topics with name servers). */
+  onChange(listener: (op: StateOp) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Applies a committed STATE entry. Entries at or below the snapshot index were applied already. */
+  applyEntry(index: number, payload: Buffer): void {
+    if (index <= this.appliedIndex) return;
+    let entry: StateEntry;
+    try {
+      entry = JSON.parse(payload.toString('utf8')) as StateEntry;
+    } catch (err) {
+      // A committed entry that does not parse is a bug (we wrote it), not an operating error.
+      throw new Error(`STATE entry ${index} is not valid JSON: ${(err as Error).message}`);
+    }
+    for (const op of entry.ops) this.applyOp(op);
+    this.appliedIndex = index;
+  }
+
+  /** Notes that entries up to `index` (of other kinds) were applied. */
+  advance(index: number): void {
+    if (index > this.appliedIndex) this.appliedIndex = index;
+  }
+
+  private applyOp(op: StateOp): void {
+    const now = this.clock();
+    switch (op.t) {
+      case 'topic':
+        this.topics.put(op.config, now);
+        break;
+      case 'topicDelete':
+        this.topics.delete(op.topic, now);
+        break;
+      case 'group':
+        this.groups.put(op.config);
+        break;
+      case 'groupDelete':
+        this.groups.delete(op.group);
+        break;
+      case 'offsets':
+        for (const [q, offset] of Object.entries(op.queues)) this.offsets.set(op.group, op.topic, Number(q), offset);
+        break;
+    }
+    for (const l of this.listeners) l(op);
+  }
+
+  /** Applies delayed-delivery progress carried by a committed schedule op message. */
+  applyDelayProgress(level: number, nextOffset: number): void {
+    if (nextOffset > (this.delayProgress.get(level) ?? 0)) this.delayProgress.set(level, nextOffset);
+  }
+
+  snapshot(): StateSnapshot {
+    return {
+      version: 1,
+      appliedIndex: this.appliedIndex,
+      topics: this.topics.snapshot(),
+      groups: this.groups.snapshot(),
+      offsets: this.offsets.snapshot(),
+      delayProgress: Object.fromEntries([...this.delayProgress].map(([l, o]) => [String(l), o])),
+      raftMembership: this.raftMembershipAt ? this.raftMembershipAt(this.appliedIndex) : this.raftMembership,
+    };
+  }
+
+  /** Writes the snapshot atomically (synchronously: the state is captured and written in one step). */
+  saveSnapshot(): void {
+    if (this.appliedIndex === this.snapshotIndex) return;
+    const snap = this.snapshot();
+    writeJsonFileAtomic(path.join(this.dir, SNAPSHOT_FILE), snap);
+    this.snapshotIndex = snap.appliedIndex;
+  }
+}

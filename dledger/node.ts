@@ -1,0 +1,584 @@
+// RaftNode: the I/O shell around the pure Raft core (dledger/core). It owns the core's timers, persistence and
+// transport, and executes the core's actions under the driver contract of core/README.md:
+//  - the log is the store's commit log (LogView reads it; appends, truncations and commits go to it);
+//  - hard state is fsynced synchronously before anything after it runs;
+//  - log durability follows the store's flush mode: ASYNC_FLUSH counts a write as durable once it is in the page
+//    cache (it survives kill -9, not a power cut), SYNC_FLUSH once the fsync covering it completed;
+//  - proposals are queued and written in batches, once per event-loop turn, each batch followed at once by the
+//    core's `appended` event (R5);
+//  - the leader appends its no-op right after becoming leader (R6) and reports itself "ready" only once the
+//    no-op is committed and dispatched, so a new leader never serves routes before its consume queues caught up.
+import { EventEmitter } from 'node:events';
+import { randomInt } from 'node:crypto';
+import path from 'node:path';
+import fs from 'node:fs';
+import type { MessageStore, AppendMessagesResult } from '../store/message-store.js';
+import type { AppendResult } from '../store/commit-log.js';
+import { EntryType, RecOff } from '../store/record.js';
+import { StoreError } from '../store/errors.js';
+import { FlushMode } from '../store/flush-service.js';
+import type { MessageDraft } from '../common/message.js';
+import { getInt64 } from '../common/bytes.js';
+import type { Logger } from '../remoting/index.js';
+import {
+  RaftCore,
+  SeededPrng,
+  Role,
+  type Action,
+  type AppendEntriesAction,
+  type ConfEntry,
+  type Input,
+  type LogView,
+  type Membership,
+  type MembershipState,
+  type Message,
+  type NodeId,
+  type RaftConfig,
+  type RaftStatus,
+} from './core/index.js';
+import { HardStateFile } from './hard-state.js';
+import { RaftTransport } from './transport.js';
+import type { AppendPayload } from './wire.js';
+import { PROPOSALS_QUEUED_MAX, PROPOSAL_OUTCOME_WAIT_MS, TICK_MS_DEFAULT } from './limits.js';
+
+export interface RaftNodeOptions {
+  id: NodeId;
+  /** Directory for the hard state file. */
+  dir: string;
+  store: MessageStore;
+  /** Raft address (host:port) of every initial voter, this node included. */
+  peers: ReadonlyMap<NodeId, string>;
+  /** Interface and port this node's Raft server listens on. */
+  host: string;
+  port: number;
+  /** Membership in effect at `base.index` and the peer addresses then (restored from the broker's state snapshot). */
+  membershipBase?: { entry: ConfEntry; addresses: Record<NodeId, string> };
+  /** An index known to be committed (the applied checkpoint). */
+  appliedIndex?: number;
+  tickMs?: number;
+  config?: Partial<RaftConfig>;
+  logger: Logger;
+  seed?: number;
+}
+
+/** Payload of a MEMBERSHIP entry: the new membership and every member's Raft address. */
+export interface MembershipEntryPayload {
+  membership: Membership;
+  addresses: Record<NodeId, string>;
+}
+
+/** Why a proposal was refused. */
+export class NotWritableError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly leaderId: NodeId | null,
+  ) {
+    super(reason === 'notLeader' || reason === 'noLeader' ? `not the leader${leaderId ? ` (leader is ${leaderId})` : ' (no leader elected yet)'}` : `cannot accept writes now: ${reason}`);
+    this.name = 'NotWritableError';
+  }
+}
+
+/** A proposal's entry was replaced or its fate could not be learned after leadership moved. */
+export class ProposalLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProposalLostError';
+  }
+}
+
+type Proposal =
+  | { kind: 'messages'; drafts: MessageDraft[]; resolve: (r: AppendMessagesResult) => void; reject: (e: Error) => void }
+  | { kind: 'entry'; type: number; payload: Buffer; resolve: (r: AppendResult) => void; reject: (e: Error) => void };
+
+interface Written {
+  index: number;
+  term: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+  /** Set once leadership was lost: fail if the outcome is not known by then. */
+  giveUpAt: number;
+}
+
+export interface RaftNodeEvents {
+  role: [role: Role, term: number, leaderId: NodeId | null];
+  /** This node leads and has committed and dispatched its no-op: it may serve writes and be routed to. */
+  leaderReady: [term: number];
+  leaderLost: [];
+}
+
+const DRAIN = Symbol('drain-proposals');
+const TICK = Symbol('tick');
+type QueuedInput = Input | typeof DRAIN | typeof TICK;
+
+export class RaftNode extends EventEmitter<RaftNodeEvents> {
+  readonly id: NodeId;
+  readonly core: RaftCore;
+  readonly transport: RaftTransport;
+  private readonly store: MessageStore;
+  private readonly hardState: HardStateFile;
+  private readonly logger: Logger;
+  private readonly tickMs: number;
+  private readonly syncFlush: boolean;
+  private addresses: Map<NodeId, string>;
+
+  private readonly inputs: QueuedInput[] = [];
+  private processing = false;
+  private proposals: Proposal[] = [];
+  private drainScheduled = false;
+  private readonly written: Written[] = [];
+  private readonly appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
+
+  /** Persistence actions executed / known durable (R2, R3). */
+  private epoch = 0;
+  private durableEpoch = 0;
+  private readonly deferred: Array<{ epoch: number; message: Message }> = [];
+  private flushInFlight = false;
+  private reportedDurable = { index: -1, term: -1 };
+
+  private noopNeeded = false;
+  private noopIndex = 0;
+  private ready = false;
+  private appliedIndexValue: number;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  // counters for metrics
+  leaderChanges = 0;
+  proposalsRefused = 0;
+  readonly commitLatency: Array<number> = [];
+
+  constructor(options: RaftNodeOptions) {
+    super();
+    this.id = options.id;
+    this.store = options.store;
+    this.logger = options.logger;
+    this.tickMs = options.tickMs ?? TICK_MS_DEFAULT;
+    this.syncFlush = options.store.flushMode === FlushMode.SYNC;
+    fs.mkdirSync(options.dir, { recursive: true });
+    this.hardState = new HardStateFile(options.dir);
+    const log = options.store.commitLog;
+    this.appliedIndexValue = options.appliedIndex ?? 0;
+    const membership = this.restoreMembership(options);
+    this.addresses = membership.addresses;
+    const logView: LogView = {
+      firstIndex: () => log.firstIndex,
+      lastIndex: () => log.lastIndex,
+      term: (index) => log.term(index),
+      batchEnd: (from, maxBytes) => log.batchEnd(from, maxBytes),
+    };
+    this.core = new RaftCore({
+      id: options.id,
+      log: logView,
+      rng: new SeededPrng(options.seed ?? randomInt(0, 2 ** 47)),
+      hardState: this.hardState.value,
+      membership: membership.state,
+      commitIndex: Math.min(Math.max(log.commitIndex, this.appliedIndexValue), log.lastIndex),
+      config: options.config,
+    });
+    this.transport = new RaftTransport({
+      self: options.id,
+      host: options.host,
+      port: options.port,
+      peers: this.addresses,
+      logger: options.logger,
+      onMessage: (m) => this.feed(m),
+      onUnreachable: (peer) => {
+        if (this.core.isLeader) this.feed({ type: 'unreachable', to: peer });
+      },
+    });
+  }
+
+  /**
+   * The membership base comes from the broker's snapshot (or the configured peers on first start); the
+   * configuration entries above it are read from the log itself (they are few and near the end).
+   */
+  private restoreMembership(options: RaftNodeOptions): { state: MembershipState; addresses: Map<NodeId, string> } {
+    const base = options.membershipBase ?? {
+      entry: { index: 0, membership: { voters: [...options.peers.keys()].sort(), learners: [] } },
+      addresses: Object.fromEntries(options.peers),
+    };
+    const log = options.store.commitLog;
+    const addresses = new Map(Object.entries(base.addresses));
+    const entries: ConfEntry[] = [];
+    const from = Math.max(base.entry.index + 1, log.firstIndex);
+    for (let index = from; index <= log.lastIndex; index++) {
+      const e = log.readEntry(index);
+      if (e.type !== EntryType.MEMBERSHIP) continue;
+      const payload = JSON.parse(e.payload.toString('utf8')) as MembershipEntryPayload;
+      entries.push({ index, membership: payload.membership });
+      for (const [id, addr] of Object.entries(payload.addresses)) addresses.set(id, addr);
+    }
+    return { state: { base: base.entry, entries }, addresses };
+  }
+
+  async start(): Promise<void> {
+    await this.transport.start();
+    this.timer = setInterval(() => this.feed(TICK), this.tickMs);
+    const voters = this.core.activeMembership().voters;
+    // A group of one needs no election timeout to pass.
+    if (voters.length === 1 && voters[0] === this.id) this.feed({ type: 'campaign' });
+  }
+
+  get raftPort(): number {
+    return this.transport.port;
+  }
+
+  get role(): Role {
+    return this.core.publicRole();
+  }
+
+  /** Leader whose no-op is committed and dispatched: safe to serve writes and to be advertised as master. */
+  get isReadyLeader(): boolean {
+    return this.ready && this.core.isLeader;
+  }
+
+  get leaderId(): NodeId | null {
+    return this.core.leaderId;
+  }
+
+  get appliedIndex(): number {
+    return this.appliedIndexValue;
+  }
+
+  raftAddressOf(id: NodeId): string | undefined {
+    return this.addresses.get(id);
+  }
+
+  peerAddresses(): ReadonlyMap<NodeId, string> {
+    return this.addresses;
+  }
+
+  status(): RaftStatus {
+    return this.core.status();
+  }
+
+  // ---- proposals ----------------------------------------------------------------------------------------------
+
+  /** Appends messages as one entry; resolves once the entry is committed (and durable on a quorum). */
+  proposeMessages(drafts: MessageDraft[]): Promise<AppendMessagesResult> {
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'messages', drafts, resolve, reject }));
+  }
+
+  /** Appends a non-message entry (STATE, MEMBERSHIP); resolves once committed. */
+  proposeEntry(type: number, payload: Buffer): Promise<AppendResult> {
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'entry', type, payload, resolve, reject }));
+  }
+
+  /** Why a proposal would be refused now, or null. */
+  writeRefusal(): string | null {
+    if (!this.core.isLeader) return this.core.leaderId ? 'notLeader' : 'noLeader';
+    if (!this.ready) return 'leaderNotReady';
+    return this.core.canPropose();
+  }
+
+  private enqueue(p: Proposal): void {
+    const refusal = this.writeRefusal();
+    if (refusal) {
+      this.proposalsRefused++;
+      p.reject(new NotWritableError(refusal, this.core.leaderId));
+      return;
+    }
+    if (this.proposals.length >= PROPOSALS_QUEUED_MAX) {
+      this.proposalsRefused++;
+      p.reject(new NotWritableError('busy', this.core.leaderId));
+      return;
+    }
+    this.proposals.push(p);
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(() => {
+        this.drainScheduled = false;
+        this.feed(DRAIN);
+      });
+    }
+  }
+
+  /** Resolves once the entry at `index` has been applied (dispatched) on this node. */
+  waitApplied(index: number): Promise<void> {
+    if (index <= this.appliedIndexValue) return Promise.resolve();
+    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
+  }
+
+  /** The dispatcher applied entries up to `index` (called by the owner's dispatch hook). */
+  onApplied(index: number): void {
+    if (index <= this.appliedIndexValue) return;
+    this.appliedIndexValue = index;
+    if (this.appliedWaiters.length > 0) {
+      const still: typeof this.appliedWaiters = [];
+      for (const w of this.appliedWaiters) (w.index <= index ? w.resolve() : still.push(w));
+      this.appliedWaiters.length = 0;
+      this.appliedWaiters.push(...still);
+    }
+    if (!this.ready && this.core.isLeader && this.noopIndex > 0 && index >= this.noopIndex) {
+      this.ready = true;
+      this.emit('leaderReady', this.core.term);
+    }
+  }
+
+  // ---- admin ----------------------------------------------------------------------------------------------------
+
+  transferLeadership(to: NodeId): string | null {
+    const refusal = this.core.canTransferLeadership(to);
+    if (refusal) return refusal;
+    this.feed({ type: 'transferLeadership', to });
+    return null;
+  }
+
+  campaign(): void {
+    this.feed({ type: 'campaign' });
+  }
+
+  // ---- the loop ---------------------------------------------------------------------------------------------------
+
+  private feed(input: QueuedInput): void {
+    if (this.closed) return;
+    this.inputs.push(input);
+    if (!this.processing) this.drain();
+  }
+
+  private drain(): void {
+    this.processing = true;
+    try {
+      while (this.inputs.length > 0 && !this.closed) {
+        const input = this.inputs.shift()!;
+        if (input === TICK) {
+          this.execute(this.core.tick());
+          this.expireWritten();
+        }
+        else if (input === DRAIN) this.writeProposals();
+        else this.execute(this.core.step(input));
+        if (this.noopNeeded) this.writeNoop();
+        this.afterActions();
+      }
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private execute(actions: Action[]): void {
+    for (const a of actions) {
+      switch (a.type) {
+        case 'persistHardState':
+          this.hardState.save({ term: a.term, votedFor: a.votedFor });
+          break;
+        case 'truncate':
+          this.store.truncateFrom(a.fromIndex);
+          this.failWrittenFrom(a.fromIndex);
+          this.epoch++;
+          break;
+        case 'appendEntries':
+          this.writeReplicated(a);
+          this.epoch++;
+          break;
+        case 'installSnapshot':
+          throw new Error('segment install is not supported by this node yet');
+        case 'send':
+          if (a.afterPersist && this.durableEpoch < this.epoch) this.deferred.push({ epoch: this.epoch, message: a.message });
+          else this.transmit(a.message);
+          break;
+        case 'sendSnapshot':
+          this.logger.warn(`raft: follower ${a.message.to} needs a segment install, which this node cannot send yet`);
+          this.feed({ type: 'snapshotStatus', to: a.message.to, ok: false });
+          break;
+        case 'commit':
+          this.store.setCommitIndex(Math.min(a.index, this.store.commitLog.lastIndex));
+          this.resolveCommitted(a.index);
+          break;
+        case 'roleChanged':
+          this.onRoleChanged(a.role, a.term, a.leaderId);
+          break;
+        case 'ignored':
+          break;
+      }
+    }
+  }
+
+  private transmit(message: Message): void {
+    if (message.type === 'append' && message.lastIndex > message.prevIndex) {
+      const batch = this.store.commitLog.readBatch(message.prevIndex + 1, Number.MAX_SAFE_INTEGER, message.lastIndex);
+      if (batch.lastIndex !== message.lastIndex) {
+        // The core bounded the batch with batchEnd, so this is a contract violation, not an operating error.
+        throw new Error(`append ${message.prevIndex + 1}..${message.lastIndex} does not fit one segment batch (got ..${batch.lastIndex})`);
+      }
+      message.payload = { offset: batch.offset, bytes: batch.bytes } satisfies AppendPayload;
+    }
+    this.transport.send(message);
+  }
+
+  /** Writes the part of a received append that the core asked for (fromIndex..lastIndex). */
+  private writeReplicated(a: AppendEntriesAction): void {
+    const payload = a.payload as AppendPayload;
+    const log = this.store.commitLog;
+    let offset = payload.offset;
+    let at = 0;
+    // skip the entries before fromIndex (they already match)
+    const view = new DataView(payload.bytes.buffer, payload.bytes.byteOffset, payload.bytes.byteLength);
+    while (at < payload.bytes.length) {
+      const index = getInt64(view, at + RecOff.INDEX);
+      if (index >= a.fromIndex) break;
+      const size = view.getInt32(at);
+      at += size;
+      offset += size;
+    }
+    let end = at;
+    while (end < payload.bytes.length) {
+      const index = getInt64(view, end + RecOff.INDEX);
+      if (index > a.lastIndex) break;
+      end += view.getInt32(end);
+    }
+    this.store.appendReplicated({ offset, bytes: payload.bytes.subarray(at, end) });
+    if (log.lastIndex !== a.lastIndex) throw new Error(`replicated append ended at ${log.lastIndex}, expected ${a.lastIndex}`);
+  }
+
+  private writeProposals(): void {
+    const batch = this.proposals;
+    this.proposals = [];
+    if (batch.length === 0) return;
+    const refusal = this.writeRefusal();
+    if (refusal) {
+      for (const p of batch) p.reject(new NotWritableError(refusal, this.core.leaderId));
+      return;
+    }
+    const term = this.core.term;
+    let bytes = 0;
+    for (const p of batch) {
+      try {
+        if (p.kind === 'messages') {
+          const r = this.store.appendMessages(term, p.drafts);
+          bytes += r.size;
+          this.track(r.index, term, () => p.resolve(r), p.reject);
+        } else {
+          const r = this.store.appendEntry(term, p.type, p.payload);
+          bytes += r.size;
+          this.track(r.index, term, () => p.resolve(r), p.reject);
+        }
+      } catch (err) {
+        p.reject(err instanceof StoreError ? err : (err as Error));
+      }
+    }
+    if (bytes > 0) {
+      this.epoch++;
+      this.execute(this.core.step({ type: 'appended', lastIndex: this.store.commitLog.lastIndex, bytes }));
+    }
+  }
+
+  private writeNoop(): void {
+    this.noopNeeded = false;
+    if (!this.core.isLeader) return;
+    const r = this.store.appendEntry(this.core.term, EntryType.NOOP, Buffer.alloc(0));
+    this.noopIndex = r.index;
+    this.epoch++;
+    this.execute(this.core.step({ type: 'appended', lastIndex: r.index, bytes: r.size }));
+  }
+
+  private track(index: number, term: number, resolve: () => void, reject: (e: Error) => void): void {
+    this.written.push({ index, term, resolve, reject, giveUpAt: Infinity });
+  }
+
+  private resolveCommitted(commit: number): void {
+    const log = this.store.commitLog;
+    let n = 0;
+    while (n < this.written.length && this.written[n]!.index <= commit) {
+      const w = this.written[n]!;
+      if (log.term(w.index) === w.term) w.resolve();
+      else w.reject(new ProposalLostError(`entry ${w.index} of term ${w.term} was replaced by a new leader`));
+      n++;
+    }
+    if (n > 0) this.written.splice(0, n);
+  }
+
+  private failWrittenFrom(index: number): void {
+    while (this.written.length > 0 && this.written[this.written.length - 1]!.index >= index) {
+      this.written.pop()!.reject(new ProposalLostError(`entry of a former leader was truncated before it was committed`));
+    }
+  }
+
+  /** Durability bookkeeping after each core call (R3, R4). */
+  private afterActions(): void {
+    if (this.epoch === this.durableEpoch) return;
+    if (!this.syncFlush) {
+      this.markDurable(this.epoch, this.store.commitLog.lastIndex, this.store.commitLog.lastTerm);
+      return;
+    }
+    if (this.flushInFlight) return;
+    this.flushInFlight = true;
+    const epoch = this.epoch;
+    const index = this.store.commitLog.lastIndex;
+    const term = this.store.commitLog.lastTerm;
+    this.store.waitFlushed(this.store.commitLog.writeOffset).then(
+      (durable) => {
+        this.flushInFlight = false;
+        if (durable) this.markDurable(epoch, index, term);
+        if (!this.processing) this.afterActions();
+      },
+      (err: Error) => {
+        this.flushInFlight = false;
+        this.logger.warn(`raft: flushing the log failed; this node stops acknowledging writes: ${err.message}`);
+      },
+    );
+  }
+
+  private markDurable(epoch: number, index: number, term: number): void {
+    this.durableEpoch = epoch;
+    let n = 0;
+    while (n < this.deferred.length && this.deferred[n]!.epoch <= epoch) this.transmit(this.deferred[n++]!.message);
+    if (n > 0) this.deferred.splice(0, n);
+    if (index !== this.reportedDurable.index || term !== this.reportedDurable.term) {
+      this.reportedDurable = { index, term };
+      this.feed({ type: 'persisted', index, term });
+    }
+  }
+
+  private onRoleChanged(role: Role, term: number, leaderId: NodeId | null): void {
+    const wasLeader = this.ready;
+    if (role === Role.Leader) {
+      this.noopNeeded = true;
+      this.ready = false;
+      this.leaderChanges++;
+    } else {
+      this.ready = false;
+      this.noopIndex = 0;
+      const queued = this.proposals;
+      this.proposals = [];
+      for (const p of queued) p.reject(new NotWritableError('notLeader', leaderId));
+      const deadline = Date.now() + PROPOSAL_OUTCOME_WAIT_MS;
+      for (const w of this.written) w.giveUpAt = Math.min(w.giveUpAt, deadline);
+      if (leaderId !== this.id && leaderId !== null) this.leaderChanges++;
+    }
+    this.logger.warn(`raft: ${this.id} is ${role} in term ${term}${leaderId ? `, leader ${leaderId}` : ''}`);
+    this.emit('role', role, term, leaderId);
+    if (wasLeader && role !== Role.Leader) this.emit('leaderLost');
+  }
+
+  /** Gives up on proposals whose outcome could not be learned after leadership moved (checked on ticks). */
+  private expireWritten(): void {
+    if (this.written.length === 0 || this.core.isLeader) return;
+    const now = Date.now();
+    while (this.written.length > 0 && this.written[0]!.giveUpAt <= now) {
+      this.written.shift()!.reject(new ProposalLostError('leadership moved and the fate of this write is unknown; it may or may not be stored'));
+    }
+  }
+
+  /** Membership base for the owner's snapshot: the configuration in effect at committed index `index`. */
+  membershipBaseAt(index: number): { entry: ConfEntry; addresses: Record<NodeId, string> } {
+    const state = this.core.membershipState();
+    let membership = state.base.membership;
+    for (const e of state.entries) if (e.index <= index) membership = e.membership;
+    return { entry: { index: Math.max(index, state.base.index), membership }, addresses: Object.fromEntries(this.addresses) };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const p of this.proposals) p.reject(new NotWritableError('shuttingDown', null));
+    this.proposals = [];
+    for (const w of this.written) w.reject(new ProposalLostError('the node shut down before the write was committed'));
+    this.written.length = 0;
+    await this.transport.close();
+  }
+}
+
+export function raftDir(dataDir: string): string {
+  return path.join(dataDir, 'raft');
+}
