@@ -1,0 +1,89 @@
+// `ledgermq broker`: run one broker node (a member of a broker group's Raft group).
+import fs from 'node:fs';
+import type { CommandModule } from 'yargs';
+import { startBroker } from '../../broker/broker.js';
+import { defaultBrokerConfig, type BrokerConfig } from '../../broker/config.js';
+import { FlushMode } from '../../store/flush-service.js';
+import { onShutdown } from '../shutdown.js';
+
+interface Args {
+  name: string;
+  cluster: string;
+  namesrv: string;
+  host: string;
+  'advertised-host'?: string;
+  port: number;
+  data: string;
+  config?: string;
+  'raft-id': string;
+  'raft-peers'?: string;
+  'metrics-port'?: number;
+  'auto-create-topic': boolean;
+  'flush-mode': string;
+  'segment-mb'?: number;
+  'delay-levels'?: string;
+  'tick-ms'?: number;
+  'election-ticks'?: number;
+  'preferred-leader'?: string;
+}
+
+export function parsePeers(text: string): Map<string, string> {
+  const peers = new Map<string, string>();
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z0-9_.-]+)=([^:]+):(\d+)$/.exec(part);
+    if (!m) throw new Error(`bad --raft-peers entry ${JSON.stringify(part)}; expected id=host:port`);
+    peers.set(m[1]!, `${m[2]}:${m[3]}`);
+  }
+  return peers;
+}
+
+export const brokerCommand: CommandModule<object, Args> = {
+  command: 'broker',
+  describe: 'Run a broker node',
+  builder: (y) =>
+    y
+      .option('name', { type: 'string', demandOption: true, describe: 'Broker group name, e.g. broker-a' })
+      .option('cluster', { type: 'string', default: 'DefaultCluster' })
+      .option('namesrv', { type: 'string', default: '', describe: 'Name servers, host:port[;host:port...]' })
+      .option('host', { type: 'string', default: '127.0.0.1', describe: 'Interface to listen on' })
+      .option('advertised-host', { type: 'string', describe: 'Address clients reach this broker at (default: --host)' })
+      .option('port', { type: 'number', default: 10911, describe: 'Client port' })
+      .option('data', { type: 'string', demandOption: true, describe: 'Data directory' })
+      .option('config', { type: 'string', describe: 'JSON file with further BrokerConfig fields' })
+      .option('raft-id', { type: 'string', default: 'n0', describe: "This node's Raft id" })
+      .option('raft-peers', { type: 'string', describe: 'Every voter as id=host:port,... (default: this node alone, Raft port = client port + 10000)' })
+      .option('metrics-port', { type: 'number', describe: 'Serve Prometheus metrics on this port (0 = any free port)' })
+      .option('auto-create-topic', { type: 'boolean', default: false, describe: 'Create unknown topics on first send' })
+      .option('flush-mode', { type: 'string', choices: ['ASYNC_FLUSH', 'SYNC_FLUSH'], default: 'ASYNC_FLUSH' })
+      .option('segment-mb', { type: 'number', describe: 'Commit-log segment size in MiB (default 1024)' })
+      .option('delay-levels', { type: 'string', describe: 'Delay levels, e.g. "1s 5s 10s 30s 1m"' })
+      .option('tick-ms', { type: 'number', describe: 'Raft tick in ms (default 50)' })
+      .option('election-ticks', { type: 'number', describe: 'Raft election timeout in ticks (default 10)' })
+      .option('preferred-leader', { type: 'string', describe: 'Raft id that should lead when healthy' }) as never,
+  handler: async (args) => {
+    const fromFile: Partial<BrokerConfig> = args.config ? (JSON.parse(fs.readFileSync(args.config, 'utf8')) as Partial<BrokerConfig>) : {};
+    const config = defaultBrokerConfig({
+      ...fromFile,
+      brokerName: args.name,
+      clusterName: args.cluster,
+      namesrvAddrs: args.namesrv.split(';').map((s) => s.trim()).filter(Boolean),
+      host: args.host,
+      port: args.port,
+      dataDir: args.data,
+      raftId: args['raft-id'],
+      metricsPort: args['metrics-port'] ?? fromFile.metricsPort ?? null,
+      autoCreateTopicEnable: args['auto-create-topic'] || fromFile.autoCreateTopicEnable === true,
+      flushMode: args['flush-mode'] === 'SYNC_FLUSH' ? FlushMode.SYNC : FlushMode.ASYNC,
+      ...(args['advertised-host'] ? { advertisedHost: args['advertised-host'] } : {}),
+      ...(args['segment-mb'] ? { segmentBytes: args['segment-mb'] * 1024 * 1024 } : {}),
+      ...(args['delay-levels'] ? { messageDelayLevels: args['delay-levels'] } : {}),
+      ...(args['tick-ms'] ? { tickMs: args['tick-ms'] } : {}),
+      ...(args['election-ticks'] ? { electionTicks: args['election-ticks'] } : {}),
+      ...(args['preferred-leader'] ? { preferredLeader: args['preferred-leader'] } : {}),
+    });
+    if (args['raft-peers']) config.raftPeers = parsePeers(args['raft-peers']);
+    const broker = await startBroker(config);
+    console.log(`broker ${config.brokerName}/${config.raftId} ready on ${broker.brokerAddr} raft=${broker.raftPort}${broker.metricsPort ? ` metrics=http://${config.host}:${broker.metricsPort}/metrics` : ''}`);
+    onShutdown(() => broker.close());
+  },
+};
