@@ -109,6 +109,7 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
     port: raftPort,
     membershipBase: restoredMembership,
     appliedIndex: snapshotIndex,
+    join: config.raftJoin,
     tickMs: config.tickMs,
     config: { ...(config.electionTicks ? { electionTicks: config.electionTicks } : {}), ...(config.preferredLeader ? { preferredLeader: config.preferredLeader } : {}) },
     logger: warnLogger,
@@ -186,15 +187,15 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
 
   const sends = new SendService(ctx);
   const pulls = new PullService(ctx);
-  for (const [code, processor] of brokerProcessors(ctx, sends, pulls)) server.registerProcessor(code, processor);
+  const namesrvClient = new RemotingClient({ logger: warnLogger });
+  const registrar = new NameServerRegistrar(ctx, namesrvClient);
+  for (const [code, processor] of brokerProcessors(ctx, sends, pulls, () => registrar.registerSoon())) server.registerProcessor(code, processor);
   node.transport.registerProcessor(RAFT_STATUS_CODE, raftStatus(ctx));
   server.on('disconnect', (connection) => {
     producers.connectionClosed(connection.id);
     for (const group of consumers.connectionClosed(connection.id)) consumers.notifyIdsChanged(group);
   });
 
-  const namesrvClient = new RemotingClient({ logger: warnLogger });
-  const registrar = new NameServerRegistrar(ctx, namesrvClient);
   const schedule = new ScheduleService(ctx);
 
   /** Learns the client-facing address of a leader from its Raft port (cached per node id). */

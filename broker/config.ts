@@ -15,6 +15,8 @@ export interface BrokerConfig {
   raftId: string;
   /** Raft id -> host:port of every initial voter; this node's entry gives its Raft port. */
   raftPeers: Map<string, string>;
+  /** This node joins an existing group as a learner (it is added with `ledgermq raft add-peer`). */
+  raftJoin?: boolean;
   /** Prometheus endpoint port; null for none, 0 for any free port. */
   metricsPort: number | null;
   autoCreateTopicEnable: boolean;

@@ -13,6 +13,8 @@ export class BadRequestError extends Error {
   }
 }
 
+const INTEGER = /^-?\d+$/;
+
 export class Header {
   private readonly fields: Record<string, string>;
 
@@ -64,7 +66,7 @@ export class Header {
 
   private integer(name: string, v: string, min: number, max: number): number {
     const n = Number(v);
-    if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+    if (!INTEGER.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
       throw new BadRequestError(`the request header field '${name}' must be an integer, got ${JSON.stringify(v.slice(0, 40))}`);
     }
     return n;

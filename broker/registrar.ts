@@ -47,6 +47,12 @@ export class NameServerRegistrar {
   async registerAll(): Promise<void> {
     if (this.stopped) return;
     const ctx = this.ctx;
+    const m = ctx.raft.core.activeMembership();
+    if (!m.voters.includes(ctx.config.raftId) && !m.learners.includes(ctx.config.raftId)) {
+      // Removed from the group: stop being routed to.
+      if (this.lastBrokerId >= 0) await this.unregisterAll();
+      return;
+    }
     const brokerId = this.brokerId();
     this.lastBrokerId = brokerId;
     const body = Buffer.from(
@@ -82,11 +88,17 @@ export class NameServerRegistrar {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.pending) clearTimeout(this.pending);
+    await this.unregisterAll();
+  }
+
+  private async unregisterAll(): Promise<void> {
     const ctx = this.ctx;
+    const brokerId = this.lastBrokerId;
+    this.lastBrokerId = -1;
     await Promise.all(
       ctx.config.namesrvAddrs.map((addr) =>
         this.client
-          .invoke(addr, createRequest(RequestCode.UNREGISTER_BROKER, { brokerName: ctx.config.brokerName, brokerAddr: ctx.brokerAddr, clusterName: ctx.config.clusterName, brokerId: String(this.lastBrokerId) }), 1000)
+          .invoke(addr, createRequest(RequestCode.UNREGISTER_BROKER, { brokerName: ctx.config.brokerName, brokerAddr: ctx.brokerAddr, clusterName: ctx.config.clusterName, brokerId: String(brokerId) }), 1000)
           .catch(() => undefined),
       ),
     );

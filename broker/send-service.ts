@@ -33,30 +33,51 @@ export interface SendHeader {
   batch: boolean;
 }
 
-const V2_NAMES: Record<string, string> = { a: 'producerGroup', b: 'topic', c: 'defaultTopic', d: 'defaultTopicQueueNums', e: 'queueId', f: 'sysFlag', g: 'bornTimestamp', h: 'flag', i: 'properties', j: 'reconsumeTimes', k: 'unitMode', l: 'maxReconsumeTimes', m: 'batch', n: 'brokerName' };
+/** V1 field name -> the one-letter name SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE use. */
+const V2_NAMES = {
+  producerGroup: 'a',
+  topic: 'b',
+  defaultTopic: 'c',
+  defaultTopicQueueNums: 'd',
+  queueId: 'e',
+  sysFlag: 'f',
+  bornTimestamp: 'g',
+  flag: 'h',
+  properties: 'i',
+  reconsumeTimes: 'j',
+  unitMode: 'k',
+  maxReconsumeTimes: 'l',
+  batch: 'm',
+  brokerName: 'n',
+} as const;
 
-/** Reads a send header; `v2` maps the one-letter names of SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE. */
+/** Reads a send header; `v2` reads the one-letter names of SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE (no copy). */
 export function readSendHeader(request: RemotingCommand, v2: boolean): SendHeader {
-  let req = request;
-  if (v2 && request.extFields) {
-    const mapped: Record<string, string> = {};
-    for (const [k, v] of Object.entries(request.extFields)) mapped[V2_NAMES[k] ?? k] = v;
-    req = { ...request, extFields: mapped };
+  const h = new Header(request);
+  const n = (name: keyof typeof V2_NAMES): string => (v2 ? V2_NAMES[name] : name);
+  try {
+    return {
+      producerGroup: h.str(n('producerGroup')),
+      topic: h.str(n('topic')),
+      defaultTopicQueueNums: h.optInt(n('defaultTopicQueueNums'), 0),
+      queueId: h.int(n('queueId')),
+      sysFlag: h.optInt(n('sysFlag'), 0),
+      bornTimestamp: h.optLong(n('bornTimestamp'), 0),
+      flag: h.optInt(n('flag'), 0),
+      properties: h.optStr(n('properties')) ?? '',
+      reconsumeTimes: h.optInt(n('reconsumeTimes'), 0),
+      maxReconsumeTimes: h.optInt(n('maxReconsumeTimes'), MAX_RECONSUME_TIMES_DEFAULT),
+      batch: h.bool(n('batch'), false),
+    };
+  } catch (err) {
+    // name the field as the V1 header would, whichever encoding the client used
+    if (v2 && err instanceof BadRequestError) {
+      const letter = /'([a-n])'/.exec(err.message)?.[1];
+      const v1 = Object.entries(V2_NAMES).find(([, l]) => l === letter)?.[0];
+      if (v1) throw new BadRequestError(err.message.replace(`'${letter}'`, `'${letter}' (${v1})`), err.code);
+    }
+    throw err;
   }
-  const h = new Header(req);
-  return {
-    producerGroup: h.str('producerGroup'),
-    topic: h.str('topic'),
-    defaultTopicQueueNums: h.optInt('defaultTopicQueueNums', 0),
-    queueId: h.int('queueId'),
-    sysFlag: h.optInt('sysFlag', 0),
-    bornTimestamp: h.optLong('bornTimestamp', 0),
-    flag: h.optInt('flag', 0),
-    properties: h.optStr('properties') ?? '',
-    reconsumeTimes: h.optInt('reconsumeTimes', 0),
-    maxReconsumeTimes: h.optInt('maxReconsumeTimes', MAX_RECONSUME_TIMES_DEFAULT),
-    batch: h.bool('batch', false),
-  };
 }
 
 const topicBytesCache = new Map<string, Buffer>();

@@ -26,6 +26,7 @@ import {
   Role,
   type Action,
   type AppendEntriesAction,
+  type ConfChange,
   type ConfEntry,
   type Input,
   type LogView,
@@ -55,6 +56,8 @@ export interface RaftNodeOptions {
   membershipBase?: { entry: ConfEntry; addresses: Record<NodeId, string> };
   /** An index known to be committed (the applied checkpoint). */
   appliedIndex?: number;
+  /** This node joins an existing group: it starts as a learner of the other peers' group and never campaigns. */
+  join?: boolean;
   tickMs?: number;
   config?: Partial<RaftConfig>;
   logger: Logger;
@@ -88,7 +91,8 @@ export class ProposalLostError extends Error {
 
 type Proposal =
   | { kind: 'messages'; drafts: MessageDraft[]; resolve: (r: AppendMessagesResult) => void; reject: (e: Error) => void }
-  | { kind: 'entry'; type: number; payload: Buffer; resolve: (r: AppendResult) => void; reject: (e: Error) => void };
+  | { kind: 'entry'; type: number; payload: Buffer; resolve: (r: AppendResult) => void; reject: (e: Error) => void }
+  | { kind: 'conf'; change: ConfChange; address: string | undefined; resolve: (r: AppendResult) => void; reject: (e: Error) => void };
 
 interface Written {
   index: number;
@@ -160,11 +164,13 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.appliedIndexValue = options.appliedIndex ?? 0;
     const membership = this.restoreMembership(options);
     this.addresses = membership.addresses;
+    // Read through the store each time: a segment install replaces its commit log.
+    const store = options.store;
     const logView: LogView = {
-      firstIndex: () => log.firstIndex,
-      lastIndex: () => log.lastIndex,
-      term: (index) => log.term(index),
-      batchEnd: (from, maxBytes) => log.batchEnd(from, maxBytes),
+      firstIndex: () => store.commitLog.firstIndex,
+      lastIndex: () => store.commitLog.lastIndex,
+      term: (index) => store.commitLog.term(index),
+      batchEnd: (from, maxBytes) => store.commitLog.batchEnd(from, maxBytes),
     };
     this.core = new RaftCore({
       id: options.id,
@@ -193,10 +199,10 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
    * configuration entries above it are read from the log itself (they are few and near the end).
    */
   private restoreMembership(options: RaftNodeOptions): { state: MembershipState; addresses: Map<NodeId, string> } {
-    const base = options.membershipBase ?? {
-      entry: { index: 0, membership: { voters: [...options.peers.keys()].sort(), learners: [] } },
-      addresses: Object.fromEntries(options.peers),
-    };
+    const initial: Membership = options.join
+      ? { voters: [...options.peers.keys()].filter((id) => id !== options.id).sort(), learners: [options.id] }
+      : { voters: [...options.peers.keys()].sort(), learners: [] };
+    const base = options.membershipBase ?? { entry: { index: 0, membership: initial }, addresses: Object.fromEntries(options.peers) };
     const log = options.store.commitLog;
     const addresses = new Map(Object.entries(base.addresses));
     const entries: ConfEntry[] = [];
@@ -262,6 +268,20 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   /** Appends a non-message entry (STATE, MEMBERSHIP); resolves once committed. */
   proposeEntry(type: number, payload: Buffer): Promise<AppendResult> {
     return new Promise((resolve, reject) => this.enqueue({ kind: 'entry', type, payload, resolve, reject }));
+  }
+
+  /**
+   * Proposes a single-server membership change (written as its own entry, in effect once in the log); resolves
+   * once it is committed. `address` is the Raft address of a node being added.
+   */
+  proposeConfChange(change: ConfChange, address?: string): Promise<AppendResult> {
+    if (change.type === 'addLearner' && !address && !this.addresses.has(change.node)) return Promise.reject(new Error(`adding ${change.node} needs its Raft address`));
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'conf', change, address, resolve, reject }));
+  }
+
+  /** Why a learner cannot be promoted yet (null: it can). */
+  learnerReadiness(node: NodeId): string | null {
+    return this.core.learnerReadiness(node);
   }
 
   /** Why a proposal would be refused now, or null. */
@@ -426,8 +446,15 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       if (index > a.lastIndex) break;
       end += view.getInt32(end);
     }
-    this.store.appendReplicated({ offset, bytes: payload.bytes.subarray(at, end) });
+    const written = payload.bytes.subarray(at, end);
+    this.store.appendReplicated({ offset, bytes: written });
     if (log.lastIndex !== a.lastIndex) throw new Error(`replicated append ended at ${log.lastIndex}, expected ${a.lastIndex}`);
+    for (let pos = 0; pos < written.length; pos += view.getInt32(at + pos)) {
+      if (view.getUint8(at + pos + RecOff.TYPE) !== EntryType.MEMBERSHIP) continue;
+      const size = view.getInt32(at + pos);
+      const entry = JSON.parse(written.toString('utf8', pos + RecOff.PAYLOAD, pos + size)) as MembershipEntryPayload;
+      this.learnAddresses(entry.addresses);
+    }
   }
 
   private writeProposals(): void {
@@ -441,7 +468,9 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     }
     const term = this.core.term;
     let bytes = 0;
+    const confs = batch.filter((p): p is Extract<Proposal, { kind: 'conf' }> => p.kind === 'conf');
     for (const p of batch) {
+      if (p.kind === 'conf') continue;
       try {
         if (p.kind === 'messages') {
           const r = this.store.appendMessages(term, p.drafts);
@@ -460,6 +489,45 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       this.epoch++;
       this.execute(this.core.step({ type: 'appended', lastIndex: this.store.commitLog.lastIndex, bytes }));
     }
+    for (const p of confs) this.writeConfChange(p);
+  }
+
+  /** R5 for configuration entries: plan, write the entry alone, step `appended` with it at once. */
+  private writeConfChange(p: Extract<Proposal, { kind: 'conf' }>): void {
+    if (!this.core.isLeader) {
+      p.reject(new NotWritableError('notLeader', this.core.leaderId));
+      return;
+    }
+    const plan = this.core.planConfChange(p.change);
+    if (!plan.ok) {
+      p.reject(new Error(`membership change refused: ${plan.reason}`));
+      return;
+    }
+    const addresses = Object.fromEntries(this.addresses);
+    if (p.address) addresses[p.change.node] = p.address;
+    const payload: MembershipEntryPayload = { membership: plan.membership, addresses };
+    let r: AppendResult;
+    try {
+      r = this.store.appendEntry(this.core.term, EntryType.MEMBERSHIP, Buffer.from(JSON.stringify(payload)));
+    } catch (err) {
+      p.reject(err as Error);
+      return;
+    }
+    this.learnAddresses(payload.addresses);
+    this.track(r.index, this.core.term, () => p.resolve(r), p.reject);
+    this.epoch++;
+    this.execute(this.core.step({ type: 'appended', lastIndex: r.index, bytes: r.size, confChange: { index: r.index, membership: plan.membership } }));
+  }
+
+  private learnAddresses(addresses: Record<NodeId, string>): void {
+    let changed = false;
+    for (const [id, addr] of Object.entries(addresses)) {
+      if (this.addresses.get(id) !== addr) {
+        this.addresses.set(id, addr);
+        changed = true;
+      }
+    }
+    if (changed) this.transport.setPeers(this.addresses);
   }
 
   private writeNoop(): void {

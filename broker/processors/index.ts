@@ -1,6 +1,6 @@
 // The broker's routing table: one processor per request code.
 import { RequestCode, type Processor } from '../../remoting/index.js';
-import { RAFT_STATUS_CODE } from '../../dledger/limits.js';
+import { RAFT_MEMBERSHIP_CODE, RAFT_STATUS_CODE, RAFT_TRANSFER_CODE } from '../../dledger/limits.js';
 import type { BrokerContext } from '../context.js';
 import type { SendService } from '../send-service.js';
 import type { PullService } from '../pull-service.js';
@@ -23,8 +23,10 @@ import { viewMessageById } from './view-message-by-id.js';
 import { queryMessage } from './query-message.js';
 import { consumerSendMsgBack } from './consumer-send-msg-back.js';
 import { raftStatus } from './raft-status.js';
+import { raftTransfer } from './raft-transfer.js';
+import { raftMembership } from './raft-membership.js';
 
-export function brokerProcessors(ctx: BrokerContext, sends: SendService, pulls: PullService): Array<[number, Processor]> {
+export function brokerProcessors(ctx: BrokerContext, sends: SendService, pulls: PullService, onMembershipChanged: () => void): Array<[number, Processor]> {
   return [
     [RequestCode.SEND_MESSAGE, sendMessage(sends)],
     [RequestCode.SEND_MESSAGE_V2, sendMessageV2(sends)],
@@ -45,5 +47,7 @@ export function brokerProcessors(ctx: BrokerContext, sends: SendService, pulls: 
     [RequestCode.QUERY_MESSAGE, queryMessage(ctx)],
     [RequestCode.CONSUMER_SEND_MSG_BACK, consumerSendMsgBack(ctx, sends)],
     [RAFT_STATUS_CODE, raftStatus(ctx)],
+    [RAFT_TRANSFER_CODE, raftTransfer(ctx)],
+    [RAFT_MEMBERSHIP_CODE, raftMembership(ctx, onMembershipChanged)],
   ];
 }

@@ -17,6 +17,7 @@ interface Args {
   config?: string;
   'raft-id': string;
   'raft-peers'?: string;
+  'raft-join': boolean;
   'metrics-port'?: number;
   'auto-create-topic': boolean;
   'flush-mode': string;
@@ -52,6 +53,7 @@ export const brokerCommand: CommandModule<object, Args> = {
       .option('config', { type: 'string', describe: 'JSON file with further BrokerConfig fields' })
       .option('raft-id', { type: 'string', default: 'n0', describe: "This node's Raft id" })
       .option('raft-peers', { type: 'string', describe: 'Every voter as id=host:port,... (default: this node alone, Raft port = client port + 10000)' })
+      .option('raft-join', { type: 'boolean', default: false, describe: 'Join an existing group as a learner (then run `ledgermq raft add-peer` on it); --raft-peers lists the group and this node' })
       .option('metrics-port', { type: 'number', describe: 'Serve Prometheus metrics on this port (0 = any free port)' })
       .option('auto-create-topic', { type: 'boolean', default: false, describe: 'Create unknown topics on first send' })
       .option('flush-mode', { type: 'string', choices: ['ASYNC_FLUSH', 'SYNC_FLUSH'], default: 'ASYNC_FLUSH' })
@@ -82,6 +84,7 @@ export const brokerCommand: CommandModule<object, Args> = {
       ...(args['preferred-leader'] ? { preferredLeader: args['preferred-leader'] } : {}),
     });
     if (args['raft-peers']) config.raftPeers = parsePeers(args['raft-peers']);
+    config.raftJoin = args['raft-join'];
     const broker = await startBroker(config);
     console.log(`broker ${config.brokerName}/${config.raftId} ready on ${broker.brokerAddr} raft=${broker.raftPort}${broker.metricsPort ? ` metrics=http://${config.host}:${broker.metricsPort}/metrics` : ''}`);
     onShutdown(() => broker.close());

@@ -78,14 +78,21 @@ export const raftCommand: CommandModule<object, Args> = {
           const nodes = list as Array<RaftStatusBody | { brokerAddr: string; error: string }>;
           const leader = nodes.find((n): n is RaftStatusBody => !('error' in n) && n.role === 'leader');
           console.log(`${name}: leader ${leader ? `${leader.raftId} (${leader.brokerAddr})` : 'none'}, term ${leader?.term ?? '-'}`);
-          for (const n of nodes) {
-            if ('error' in n) {
-              console.log(`  ${n.brokerAddr}: unreachable (${n.error})`);
-              continue;
-            }
+          const live = nodes.filter((n): n is RaftStatusBody => !('error' in n));
+          for (const n of live) {
             const lag = leader ? Math.max(0, leader.lastIndex - n.lastIndex) : 0;
-            console.log(`  ${n.raftId.padEnd(4)} ${n.brokerAddr.padEnd(21)} ${n.role.padEnd(12)} term ${n.term} last ${n.lastIndex} commit ${n.commitIndex} applied ${n.appliedIndex} lag ${lag}`);
+            const kind = n.membership.learners.includes(n.raftId) ? 'learner' : n.membership.voters.includes(n.raftId) ? 'voter' : 'removed';
+            console.log(`  ${n.raftId.padEnd(4)} ${n.brokerAddr.padEnd(21)} ${n.role.padEnd(12)} ${kind.padEnd(8)} term ${n.term} last ${n.lastIndex} commit ${n.commitIndex} applied ${n.appliedIndex} lag ${lag}`);
           }
+          // members nobody could reach (not registered with the name server any more, e.g. killed)
+          const view = leader ?? live[0];
+          if (view) {
+            for (const id of [...view.membership.voters, ...view.membership.learners]) {
+              if (live.some((n) => n.raftId === id)) continue;
+              console.log(`  ${id.padEnd(4)} ${`raft ${view.raftAddresses[id] ?? '?'}`.padEnd(21)} unreachable`);
+            }
+          }
+          for (const n of nodes) if ('error' in n) console.log(`  ${n.brokerAddr}: unreachable (${n.error})`);
         }
         return;
       }
@@ -101,7 +108,23 @@ export const raftCommand: CommandModule<object, Args> = {
         console.log(await adminRequest(client, leader.brokerAddr, RAFT_MEMBERSHIP_CODE, { change: 'add', node: args.id, address: args.address }));
       } else {
         if (!args.id) throw new Error('remove-peer needs --id');
-        console.log(await adminRequest(client, leader.brokerAddr, RAFT_MEMBERSHIP_CODE, { change: 'remove', node: args.id }));
+        let target = leader;
+        if (args.id === leader.raftId) {
+          // The leader cannot remove itself: hand leadership to the most caught-up other voter first.
+          const successor = [...leader.followers].filter((f) => leader.membership.voters.includes(f.id)).sort((a, b) => b.match - a.match)[0];
+          if (!successor) throw new Error(`${args.id} is the only voter of ${args.group}`);
+          console.log(await adminRequest(client, leader.brokerAddr, RAFT_TRANSFER_CODE, { to: successor.id }));
+          const deadline = Date.now() + 10_000;
+          let next: RaftStatusBody | undefined;
+          while (Date.now() < deadline) {
+            next = (await groupStatus(client, args.namesrv, args.group)).find((n) => n.role === 'leader' && n.ready && n.raftId !== args.id);
+            if (next) break;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+          if (!next) throw new Error(`no new leader of ${args.group} after the transfer`);
+          target = next;
+        }
+        console.log(await adminRequest(client, target.brokerAddr, RAFT_MEMBERSHIP_CODE, { change: 'remove', node: args.id }));
       }
     } finally {
       await client.close();
