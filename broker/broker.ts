@@ -60,6 +60,7 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
   const state = new ReplicatedState(config.dataDir, clock);
   const snapshotIndex = state.load();
   let raft: RaftNode | undefined;
+  let registrar: NameServerRegistrar | undefined;
   const pullHold = new PullHoldService(clock);
   const systemTopics = new Set<string>([SystemTopic.SCHEDULE_PROGRESS]);
 
@@ -69,6 +70,7 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
     flushMode: config.flushMode,
     flushIntervalMs: config.flushIntervalMs,
     retentionMs: config.retentionMs,
+    retentionIntervalMs: config.retentionIntervalMs,
     replayFrom: snapshotIndex,
     retentionFloor: () => state.snapshotIndex,
     log: (m) => logger.warn(`${prefix} [store] ${m}`),
@@ -110,6 +112,13 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
     membershipBase: restoredMembership,
     appliedIndex: snapshotIndex,
     join: config.raftJoin,
+    snapshotState: () => Buffer.from(JSON.stringify(state.snapshot())),
+    installState: (buf) => {
+      state.restore(JSON.parse(buf.toString('utf8')) as Parameters<ReplicatedState['restore']>[0]);
+      state.snapshotIndex = -1; // force the next save
+      state.saveSnapshot();
+      registrar?.registerSoon();
+    },
     tickMs: config.tickMs,
     config: { ...(config.electionTicks ? { electionTicks: config.electionTicks } : {}), ...(config.preferredLeader ? { preferredLeader: config.preferredLeader } : {}) },
     logger: warnLogger,
@@ -145,7 +154,7 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
           leaderChanges: node.leaderChanges,
           replicationBatches: node.transport.messagesSent,
           replicationBytes: node.transport.bytesSent,
-          segmentInstalls: 0,
+          segmentInstalls: node.segmentInstallsSent,
           followers: (s.progress ?? []).map((p) => {
             const lagEntries = Math.max(0, s.lastIndex - p.match);
             let lagBytes = 0;
@@ -188,7 +197,7 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
   const sends = new SendService(ctx);
   const pulls = new PullService(ctx);
   const namesrvClient = new RemotingClient({ logger: warnLogger });
-  const registrar = new NameServerRegistrar(ctx, namesrvClient);
+  registrar = new NameServerRegistrar(ctx, namesrvClient);
   for (const [code, processor] of brokerProcessors(ctx, sends, pulls, () => registrar.registerSoon())) server.registerProcessor(code, processor);
   node.transport.registerProcessor(RAFT_STATUS_CODE, raftStatus(ctx));
   server.on('disconnect', (connection) => {

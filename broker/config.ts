@@ -26,6 +26,8 @@ export interface BrokerConfig {
   segmentBytes?: number;
   flushIntervalMs?: number;
   retentionMs?: number;
+  /** How often retention runs (default 10 s). */
+  retentionIntervalMs?: number;
   messageDelayLevels: string;
   registerIntervalMs: number;
   /** Raft tick period and election timeout in ticks. */

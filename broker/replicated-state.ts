@@ -25,7 +25,7 @@ export function encodeStateEntry(ops: StateOp[]): Buffer {
   return Buffer.from(JSON.stringify({ ops } satisfies StateEntry));
 }
 
-interface StateSnapshot {
+export interface StateSnapshot {
   version: 1;
   /** Every entry up to this index is reflected. */
   appliedIndex: number;

@@ -29,6 +29,7 @@ import {
   type ConfChange,
   type ConfEntry,
   type Input,
+  type InstallSnapshotMessage,
   type LogView,
   type Membership,
   type MembershipState,
@@ -38,9 +39,10 @@ import {
   type RaftStatus,
 } from './core/index.js';
 import { HardStateFile } from './hard-state.js';
+import { InstallReceiver, sendInstall, CHUNK_TIMEOUT_MS, type InstallBegin } from './segment-install.js';
 import { RaftTransport } from './transport.js';
 import type { AppendPayload } from './wire.js';
-import { PROPOSALS_QUEUED_MAX, PROPOSAL_OUTCOME_WAIT_MS, TICK_MS_DEFAULT } from './limits.js';
+import { PROPOSALS_QUEUED_MAX, PROPOSAL_OUTCOME_WAIT_MS, RAFT_INSTALL_CHUNK_CODE, TICK_MS_DEFAULT } from './limits.js';
 
 export interface RaftNodeOptions {
   id: NodeId;
@@ -58,6 +60,10 @@ export interface RaftNodeOptions {
   appliedIndex?: number;
   /** This node joins an existing group: it starts as a learner of the other peers' group and never campaigns. */
   join?: boolean;
+  /** The owner's replicated state, serialized, for a segment install to a follower (leader side). */
+  snapshotState?: () => Buffer;
+  /** Adopts replicated state received with a segment install (follower side). */
+  installState?: (state: Buffer) => void;
   tickMs?: number;
   config?: Partial<RaftConfig>;
   logger: Logger;
@@ -146,7 +152,14 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
+  private readonly installer: InstallReceiver;
+  private pendingInstall: { begin: InstallBegin; dir: string; state: Buffer } | null = null;
+  private readonly installing = new Set<NodeId>();
+  private readonly snapshotState: (() => Buffer) | undefined;
+  private readonly installState: ((state: Buffer) => void) | undefined;
+
   // counters for metrics
+  segmentInstallsSent = 0;
   leaderChanges = 0;
   proposalsRefused = 0;
   readonly commitLatency: Array<number> = [];
@@ -192,6 +205,18 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         if (this.core.isLeader) this.feed({ type: 'unreachable', to: peer });
       },
     });
+    this.snapshotState = options.snapshotState;
+    this.installState = options.installState;
+    this.installer = new InstallReceiver(
+      options.dir,
+      (staged) => {
+        // Stage it, then let the core decide; an install it does not adopt is dropped after that call.
+        this.pendingInstall = staged;
+        this.feed(staged.begin.message);
+      },
+      (m) => this.logger.warn(`raft: ${m}`),
+    );
+    this.transport.registerProcessor(RAFT_INSTALL_CHUNK_CODE, (request) => this.installer.handle(request));
   }
 
   /**
@@ -368,6 +393,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         else if (input === DRAIN) this.writeProposals();
         else this.execute(this.core.step(input));
         if (this.noopNeeded) this.writeNoop();
+        if (this.pendingInstall && input !== DRAIN && input !== TICK && input.type === 'installSnapshot') this.dropStagedInstall();
         this.afterActions();
       }
     } finally {
@@ -391,14 +417,15 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
           this.epoch++;
           break;
         case 'installSnapshot':
-          throw new Error('segment install is not supported by this node yet');
+          this.adoptInstall(a.index, a.term);
+          this.epoch++;
+          break;
         case 'send':
           if (a.afterPersist && this.durableEpoch < this.epoch) this.deferred.push({ epoch: this.epoch, message: a.message });
           else this.transmit(a.message);
           break;
         case 'sendSnapshot':
-          this.logger.warn(`raft: follower ${a.message.to} needs a segment install, which this node cannot send yet`);
-          this.feed({ type: 'snapshotStatus', to: a.message.to, ok: false });
+          this.startInstall(a.message);
           break;
         case 'commit':
           this.store.setCommitIndex(Math.min(a.index, this.store.commitLog.lastIndex));
@@ -423,6 +450,70 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       message.payload = { offset: batch.offset, bytes: batch.bytes } satisfies AppendPayload;
     }
     this.transport.send(message);
+  }
+
+  /** Leader: streams the segments up to the snapshot index to a follower that needs entries we no longer keep. */
+  private startInstall(message: InstallSnapshotMessage): void {
+    const to = message.to;
+    if (this.installing.has(to)) return;
+    let segments: ReturnType<MessageStore['segmentsUpTo']>;
+    try {
+      segments = this.store.segmentsUpTo(message.index);
+    } catch (err) {
+      this.logger.warn(`raft: cannot install segments on ${to}: ${(err as Error).message}`);
+      this.feed({ type: 'snapshotStatus', to, ok: false });
+      return;
+    }
+    this.installing.add(to);
+    const begin: InstallBegin = {
+      id: `${this.id}-${message.term}-${message.index}-${Date.now()}`,
+      message,
+      base: this.store.commitLog.base(),
+      segmentBytes: this.store.commitLog.segmentBytes,
+      addresses: Object.fromEntries(this.addresses),
+    };
+    const state = this.snapshotState?.() ?? Buffer.alloc(0);
+    this.logger.warn(`raft: ${to} needs entries below ${this.store.commitLog.firstIndex}: installing ${segments.length} segment(s) up to entry ${message.index}`);
+    const started = Date.now();
+    sendInstall((cmd) => this.transport.request(to, cmd, CHUNK_TIMEOUT_MS), begin, state, segments)
+      .then(
+        (bytes) => {
+          this.segmentInstallsSent++;
+          this.logger.warn(`raft: segment install on ${to} done: ${bytes} bytes in ${Date.now() - started} ms`);
+          this.feed({ type: 'snapshotStatus', to, ok: true });
+        },
+        (err: Error) => {
+          this.logger.warn(`raft: segment install on ${to} failed: ${err.message}`);
+          this.feed({ type: 'snapshotStatus', to, ok: false });
+        },
+      )
+      .finally(() => {
+        for (const seg of segments) seg.file.release();
+        this.installing.delete(to);
+      });
+  }
+
+  /** Follower: the core accepted a staged install: replace the log and the replicated state with it. */
+  private adoptInstall(index: number, term: number): void {
+    const staged = this.pendingInstall;
+    if (!staged || staged.begin.message.index !== index) throw new Error(`installSnapshot at ${index} without a staged install for it`);
+    this.pendingInstall = null;
+    this.store.installSegments(staged.dir, staged.begin.base);
+    const log = this.store.commitLog;
+    if (log.lastIndex !== index || log.term(index) !== term) {
+      throw new Error(`installed log ends at ${log.lastIndex} (term ${log.term(log.lastIndex)}), expected ${index} (term ${term})`);
+    }
+    this.installState?.(staged.state);
+    this.learnAddresses(staged.begin.addresses);
+    this.reportedDurable = { index: -1, term: -1 };
+    fs.rmSync(staged.dir, { recursive: true, force: true });
+    this.logger.warn(`raft: adopted segment install up to entry ${index}; the log now starts after ${staged.begin.base.baseIndex}`);
+  }
+
+  private dropStagedInstall(): void {
+    if (!this.pendingInstall) return;
+    fs.rmSync(this.pendingInstall.dir, { recursive: true, force: true });
+    this.pendingInstall = null;
   }
 
   /** Writes the part of a received append that the core asked for (fromIndex..lastIndex). */

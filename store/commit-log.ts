@@ -94,7 +94,7 @@ export interface LogBatch {
   bytes: Buffer;
 }
 
-interface LogMeta {
+export interface LogMeta {
   /** Index of the entry just before the first stored one (a snapshot/retention point). */
   baseIndex: number;
   baseTerm: number;
@@ -576,6 +576,32 @@ export class CommitLog {
   }
 
   // ---- retention and install --------------------------------------------------------------------------------
+
+  /** The point the stored log starts after (what a follower resets to before a segment install). */
+  base(): LogMeta {
+    return { ...this.meta };
+  }
+
+  /**
+   * For a segment install: every segment holding entries up to `index` (which must be stored), each with the
+   * number of bytes to send (the last one is cut right after entry `index`). The files are acquired: the caller
+   * releases them when done, so retention cannot delete them meanwhile.
+   */
+  segmentsUpTo(index: number): Array<{ file: MappedFile; length: number }> {
+    if (index < this.firstIndex || index > this.lastIndexValue) throw new StoreError(StoreErrorCode.OFFSET_MOVED, `entry ${index} is not stored`);
+    const end = this.entryOffset(index) + this.recordSizeAt(this.entryOffset(index));
+    const out: Array<{ file: MappedFile; length: number }> = [];
+    for (const seg of this.segments) {
+      const f = seg.file;
+      if (f.baseOffset >= end) break;
+      if (!f.acquire()) {
+        for (const o of out) o.file.release();
+        throw new StoreError(StoreErrorCode.OFFSET_MOVED, `segment ${f.baseOffset} is being deleted`);
+      }
+      out.push({ file: f, length: Math.min(f.size, end - f.baseOffset) });
+    }
+    return out;
+  }
 
   /** Information on the oldest segment, for retention decisions; undefined when only the active one is left. */
   oldestSealedSegment(): { baseOffset: number; lastIndex: number; endOffset: number; filePath: string } | undefined {

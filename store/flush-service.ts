@@ -37,10 +37,15 @@ export class FlushService {
   private timer: NodeJS.Timeout | null = null;
   private failure: StoreError | null = null;
 
+  /** The log is read through `logOf` because a segment install replaces it. */
   constructor(
-    private readonly commitLog: CommitLog,
+    private readonly logOf: () => CommitLog,
     private readonly options: FlushServiceOptions,
   ) {}
+
+  private get commitLog(): CommitLog {
+    return this.logOf();
+  }
 
   start(): void {
     const period = this.options.mode === FlushMode.ASYNC ? this.options.intervalMs : Math.min(100, this.options.syncTimeoutMs);

@@ -120,10 +120,11 @@ const CHECKPOINT_FILE = 'checkpoint.json';
 const NO_RELEASE = (): void => undefined;
 
 export class MessageStore {
-  readonly commitLog: CommitLog;
-  readonly consumeQueues: ConsumeQueueTable;
-  readonly index: IndexService | null;
-  readonly dispatcher: Dispatcher;
+  // Replaced as a whole by a segment install (installSegments); otherwise fixed for the store's life.
+  commitLog!: CommitLog;
+  consumeQueues!: ConsumeQueueTable;
+  index!: IndexService | null;
+  dispatcher!: Dispatcher;
   readonly flusher: FlushService;
   readonly flushMode: FlushMode;
   private readonly clock: () => number;
@@ -143,6 +144,19 @@ export class MessageStore {
     this.log = options.log ?? ((m) => console.warn(`[store] ${m}`));
     fs.mkdirSync(options.dir, { recursive: true });
     this.flushMode = options.flushMode ?? FlushMode.ASYNC;
+    this.openParts();
+    this.flusher = new FlushService(() => this.commitLog, {
+      mode: this.flushMode,
+      intervalMs: options.flushIntervalMs ?? FLUSH_INTERVAL_MS_DEFAULT,
+      syncTimeoutMs: options.syncFlushTimeoutMs ?? SYNC_FLUSH_TIMEOUT_MS_DEFAULT,
+      clock: this.clock,
+      log: this.log,
+    });
+  }
+
+  /** Opens (and recovers) commit log, consume queues and index, and positions the dispatcher. */
+  private openParts(): void {
+    const options = this.options;
     this.commitLog = CommitLog.open({
       dir: path.join(options.dir, 'commitlog'),
       segmentBytes: options.segmentBytes ?? COMMIT_LOG_SEGMENT_BYTES_DEFAULT,
@@ -159,13 +173,37 @@ export class MessageStore {
     this.index?.load();
     const { dispatchedIndex, nextOffset } = this.recoverDispatchPoint();
     this.dispatcher = new Dispatcher(this.commitLog, this.consumeQueues, this.index, options.hooks ?? {}, dispatchedIndex, nextOffset);
-    this.flusher = new FlushService(this.commitLog, {
-      mode: this.flushMode,
-      intervalMs: options.flushIntervalMs ?? FLUSH_INTERVAL_MS_DEFAULT,
-      syncTimeoutMs: options.syncFlushTimeoutMs ?? SYNC_FLUSH_TIMEOUT_MS_DEFAULT,
-      clock: this.clock,
-      log: this.log,
-    });
+  }
+
+  /** The commit-log segments that hold entries up to `index`, for a segment install (see CommitLog.segmentsUpTo). */
+  segmentsUpTo(index: number): ReturnType<CommitLog['segmentsUpTo']> {
+    return this.commitLog.segmentsUpTo(index);
+  }
+
+  /**
+   * Segment install (follower): replaces the whole log with the leader's segments staged in `stagedDir` (files
+   * named by base offset, the last one cut after the snapshot entry), based at `base`. Consume queues and the
+   * index are rebuilt from the installed log by the dispatcher, which restarts at the base.
+   */
+  installSegments(stagedDir: string, base: { baseIndex: number; baseTerm: number; baseCrc: number; baseOffset: number }): void {
+    this.commitLog.close();
+    this.consumeQueues.close();
+    this.index?.close();
+    const logDir = path.join(this.options.dir, 'commitlog');
+    fs.rmSync(logDir, { recursive: true, force: true });
+    fs.rmSync(path.join(this.options.dir, 'consumequeue'), { recursive: true, force: true });
+    fs.rmSync(path.join(this.options.dir, 'index'), { recursive: true, force: true });
+    fs.rmSync(path.join(this.options.dir, CHECKPOINT_FILE), { force: true });
+    fs.mkdirSync(logDir, { recursive: true });
+    for (const name of fs.readdirSync(stagedDir)) if (/^\d{20}$/.test(name)) fs.renameSync(path.join(stagedDir, name), path.join(logDir, name));
+    writeJsonFileAtomic(path.join(logDir, 'log.meta.json'), base);
+    const replayFrom = this.options.replayFrom;
+    this.options.replayFrom = base.baseIndex;
+    this.openParts();
+    this.options.replayFrom = replayFrom;
+    this.commitLog.setCommitIndex(this.commitLog.lastIndex);
+    this.queueOffsetsValid = false;
+    this.scheduleDispatch();
   }
 
   /** Opens the store in `options.dir`, recovering after a crash if needed. Call `start()` to run services. */

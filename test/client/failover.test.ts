@@ -1,0 +1,83 @@
+// Leader changes and periodic services: the route poll, heartbeats, and clients following a new master.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Producer, PushConsumer } from '../../client/index.js';
+import { cleanupStack, eventually, FakeBroker, FakeNameServer, recordingLogger, routeJson, TEST_TIMEOUT } from './fakes.js';
+
+const TOPIC = 'TopicA';
+
+function groupRoute(master: FakeBroker, follower: FakeBroker): string {
+  return routeJson({ brokers: [{ name: 'broker-a', addrs: { '0': master.address, '1': follower.address } }], queues: [{ name: 'broker-a', read: 1, write: 1 }] });
+}
+
+test('producer and consumer follow the group to its new master after the old one dies', TEST_TIMEOUT, async (t) => {
+  const cleanup = cleanupStack(t);
+  const ns = await FakeNameServer.start(cleanup);
+  const n1 = await FakeBroker.start('broker-a', cleanup);
+  const n2 = await FakeBroker.start('broker-a', cleanup);
+  ns.routes.set(TOPIC, groupRoute(n1, n2));
+  ns.routes.set('%RETRY%CG', groupRoute(n1, n2));
+  const logger = recordingLogger();
+  const producer = new Producer({ namesrv: ns.address, group: 'PG', logger, retryTimesWhenSendFailed: 4, retryBackoffMs: 50 });
+  const consumer = new PushConsumer({
+    namesrv: ns.address,
+    group: 'CG',
+    logger,
+    consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+    suspendTimeoutMs: 300,
+    pullErrorBackoffMs: 50,
+    persistOffsetIntervalMs: 100,
+  });
+  cleanup(() => producer.shutdown());
+  cleanup(() => consumer.shutdown());
+  const bodies: string[] = [];
+  consumer.subscribe(TOPIC);
+  consumer.onMessage((msgs) => {
+    bodies.push(...msgs.map((m) => m.body.toString()));
+    return 'CONSUME_SUCCESS';
+  });
+  await producer.start();
+  await consumer.start();
+  await producer.send({ topic: TOPIC, body: 'before' });
+  await eventually(() => bodies.includes('before'), 3000, 'first message');
+
+  // The new leader has the old one's data (byte-identical replicas) and committed offsets.
+  n2.append(TOPIC, 0, 'before');
+  for (const [k, v] of n1.offsets) n2.offsets.set(k, v);
+  ns.routes.set(TOPIC, groupRoute(n2, n1));
+  ns.routes.set('%RETRY%CG', groupRoute(n2, n1));
+  await n1.close();
+
+  const sent = await producer.send({ topic: TOPIC, body: 'after' });
+  assert.equal(sent.status, 'SEND_OK');
+  assert.equal(n2.sends.length, 1, 'the send landed on the new master');
+  await eventually(() => bodies.includes('after'), 5000, 'message from the new master');
+  assert.equal(bodies.filter((b) => b === 'before').length, 1, 'no redelivery: the consumer continued from the same offset');
+});
+
+test('routes are polled and heartbeats repeated on their intervals; a route change re-balances', TEST_TIMEOUT, async (t) => {
+  const cleanup = cleanupStack(t);
+  const ns = await FakeNameServer.start(cleanup);
+  const broker = await FakeBroker.start('broker-a', cleanup);
+  ns.routes.set(TOPIC, routeJson({ brokers: [{ name: 'broker-a', addrs: { '0': broker.address } }], queues: [{ name: 'broker-a', read: 1, write: 1 }] }));
+  ns.routes.set('%RETRY%CG', routeJson({ brokers: [{ name: 'broker-a', addrs: { '0': broker.address } }], queues: [{ name: 'broker-a', read: 1, write: 1 }] }));
+  const topicQueues = (): number => consumer.assignment().filter((q) => q.topic === TOPIC).length;
+  const consumer = new PushConsumer({
+    namesrv: ns.address,
+    group: 'CG',
+    logger: recordingLogger(),
+    pollNameServerIntervalMs: 50,
+    heartbeatIntervalMs: 50,
+    suspendTimeoutMs: 300,
+  });
+  cleanup(() => consumer.shutdown());
+  consumer.subscribe(TOPIC);
+  consumer.onMessage(() => 'CONSUME_SUCCESS');
+  await consumer.start();
+  assert.equal(topicQueues(), 1);
+  const polls = ns.requestsFor(TOPIC);
+  const beats = broker.heartbeats.length;
+  await eventually(() => ns.requestsFor(TOPIC) >= polls + 3 && broker.heartbeats.length >= beats + 3, 2000, 'periodic poll and heartbeat');
+  ns.routes.set(TOPIC, routeJson({ brokers: [{ name: 'broker-a', addrs: { '0': broker.address } }], queues: [{ name: 'broker-a', read: 3, write: 3 }] }));
+  await eventually(() => topicQueues() === 3, 2000, 'the new queues after the route change');
+});
