@@ -4,8 +4,6 @@
 export const TICK_MS_DEFAULT = 50;
 /** Proposals waiting to be written at once; beyond it proposals are refused as busy. */
 export const PROPOSALS_QUEUED_MAX = 50_000;
-/** How long a proposal of a leader that lost leadership waits to learn its fate before failing as unknown. */
-export const PROPOSAL_OUTCOME_WAIT_MS = 5_000;
 /** Request code of Raft peer messages (outside RocketMQ's code space). */
 export const RAFT_MESSAGE_CODE = 10_001;
 /** Request code of a broker status query between peers and from the CLI. */

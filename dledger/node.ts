@@ -42,7 +42,7 @@ import { HardStateFile } from './hard-state.js';
 import { InstallReceiver, sendInstall, CHUNK_TIMEOUT_MS, type InstallBegin } from './segment-install.js';
 import { RaftTransport } from './transport.js';
 import type { AppendPayload } from './wire.js';
-import { PROPOSALS_QUEUED_MAX, PROPOSAL_OUTCOME_WAIT_MS, RAFT_INSTALL_CHUNK_CODE, TICK_MS_DEFAULT } from './limits.js';
+import { PROPOSALS_QUEUED_MAX, RAFT_INSTALL_CHUNK_CODE, TICK_MS_DEFAULT } from './limits.js';
 
 export interface RaftNodeOptions {
   id: NodeId;
@@ -105,8 +105,6 @@ interface Written {
   term: number;
   resolve: () => void;
   reject: (e: Error) => void;
-  /** Set once leadership was lost: fail if the outcome is not known by then. */
-  giveUpAt: number;
 }
 
 export interface RaftNodeEvents {
@@ -388,7 +386,6 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         const input = this.inputs.shift()!;
         if (input === TICK) {
           this.execute(this.core.tick());
-          this.expireWritten();
         }
         else if (input === DRAIN) this.writeProposals();
         else this.execute(this.core.step(input));
@@ -631,7 +628,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   }
 
   private track(index: number, term: number, resolve: () => void, reject: (e: Error) => void): void {
-    this.written.push({ index, term, resolve, reject, giveUpAt: Infinity });
+    this.written.push({ index, term, resolve, reject });
   }
 
   private resolveCommitted(commit: number): void {
@@ -700,22 +697,16 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       const queued = this.proposals;
       this.proposals = [];
       for (const p of queued) p.reject(new NotWritableError('notLeader', leaderId));
-      const deadline = Date.now() + PROPOSAL_OUTCOME_WAIT_MS;
-      for (const w of this.written) w.giveUpAt = Math.min(w.giveUpAt, deadline);
+      // Fail uncommitted writes now rather than after the new leader's verdict: the client retries on the new
+      // leader at once. The entry may still commit (if a majority had it), so a retry can duplicate it, which
+      // at-least-once delivery allows; waiting would keep clients stuck for as long as a partition lasts.
+      const written = this.written.splice(0);
+      for (const w of written) w.reject(new ProposalLostError(`leadership was lost before entry ${w.index} committed; it may or may not be stored`));
       if (leaderId !== this.id && leaderId !== null) this.leaderChanges++;
     }
     this.logger.warn(`raft: ${this.id} is ${role} in term ${term}${leaderId ? `, leader ${leaderId}` : ''}`);
     this.emit('role', role, term, leaderId);
     if (wasLeader && role !== Role.Leader) this.emit('leaderLost');
-  }
-
-  /** Gives up on proposals whose outcome could not be learned after leadership moved (checked on ticks). */
-  private expireWritten(): void {
-    if (this.written.length === 0 || this.core.isLeader) return;
-    const now = Date.now();
-    while (this.written.length > 0 && this.written[0]!.giveUpAt <= now) {
-      this.written.shift()!.reject(new ProposalLostError('leadership moved and the fate of this write is unknown; it may or may not be stored'));
-    }
   }
 
   /** Membership base for the owner's snapshot: the configuration in effect at committed index `index`. */

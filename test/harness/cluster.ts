@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { RemotingClient, RequestCode, ResponseCode, createRequest } from '../../remoting/index.js';
 import { RAFT_STATUS_CODE } from '../../dledger/limits.js';
 import type { RaftStatusBody } from '../../broker/processors/raft-status.js';
+import { LinkTable } from './fault-proxy.js';
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'main.js');
 const LOG_LINES_KEPT = 400;
@@ -46,6 +47,8 @@ export interface ClusterOptions {
   /** Segment size in MiB (default 8: small files, quick to create). */
   segmentMb?: number;
   autoCreateTopic?: boolean;
+  /** Route every directed Raft link through a fault-injecting proxy (see fault-proxy.ts), for partition drills. */
+  linkProxies?: boolean;
 }
 
 export interface NodeInfo {
@@ -67,13 +70,15 @@ export class TestCluster {
   private namesrv: ChildProcess | null = null;
   private readonly logs: string[] = [];
   private readonly client = new RemotingClient({ logger: { warn: () => undefined } });
+  /** Proxies of the directed Raft links, when `linkProxies` is on. */
+  readonly links = new LinkTable();
 
   private constructor(readonly options: Required<ClusterOptions>) {
     this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'ledgermq-cluster-'));
   }
 
   static async start(options: ClusterOptions = {}): Promise<TestCluster> {
-    const cluster = new TestCluster({ nodes: 1, brokerName: 'broker-a', brokerArgs: [], segmentMb: 8, autoCreateTopic: true, ...options });
+    const cluster = new TestCluster({ nodes: 1, brokerName: 'broker-a', brokerArgs: [], segmentMb: 8, autoCreateTopic: true, linkProxies: false, ...options });
     try {
       await cluster.startAll();
     } catch (err) {
@@ -100,14 +105,23 @@ export class TestCluster {
         join: false,
       });
     }
+    if (this.options.linkProxies) {
+      for (const from of this.nodes) for (const to of this.nodes) if (from !== to) await this.links.create(from.raftId, to.raftId, to.raftPort);
+    }
     this.namesrv = this.spawn('namesrv', ['namesrv', '--port', String(ports[0]), '--metrics-port', String(ports[1])]);
     await this.waitForLine(this.namesrv, /namesrv listening/, 15_000);
     await Promise.all(this.nodes.map((node) => this.startNode(node.raftId)));
     await this.waitForLeader();
   }
 
-  private peers(): string {
-    return this.nodes.map((n) => `${n.raftId}=127.0.0.1:${n.raftPort}`).join(',');
+  /** --raft-peers as `self` sees them: its own real port, the others through the link proxies when enabled. */
+  private peers(self: string): string {
+    return this.nodes
+      .map((n) => {
+        const port = this.options.linkProxies && n.raftId !== self ? this.links.get(self, n.raftId).port : n.raftPort;
+        return `${n.raftId}=127.0.0.1:${port}`;
+      })
+      .join(',');
   }
 
   private spawn(name: string, argv: string[]): ChildProcess {
@@ -163,7 +177,7 @@ export class TestCluster {
       '--port', String(node.port),
       '--data', node.dataDir,
       '--raft-id', node.raftId,
-      '--raft-peers', this.peers(),
+      '--raft-peers', this.peers(node.raftId),
       '--metrics-port', String(node.metricsPort),
       '--segment-mb', String(this.options.segmentMb),
       ...(this.options.autoCreateTopic ? ['--auto-create-topic'] : []),
@@ -251,6 +265,7 @@ export class TestCluster {
       c.kill('SIGKILL');
     })));
     await this.client.close();
+    await this.links.closeAll();
     fs.rmSync(this.root, { recursive: true, force: true });
   }
 }
