@@ -26,6 +26,7 @@ import { SendService } from './send-service.js';
 import { PullService } from './pull-service.js';
 import { ScheduleService, parseProgressBody, scheduleTagsCode } from './schedule-service.js';
 import { NameServerRegistrar } from './registrar.js';
+import { TransactionService, applyOpMessage } from './transaction-service.js';
 import { brokerProcessors } from './processors/index.js';
 import { raftStatus, type RaftStatusBody } from './processors/raft-status.js';
 import { CLIENT_CHANNEL_EXPIRED_MS, CLIENT_SCAN_INTERVAL_MS, STATE_SNAPSHOT_INTERVAL_MS } from './limits.js';
@@ -62,7 +63,7 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
   let raft: RaftNode | undefined;
   let registrar: NameServerRegistrar | undefined;
   const pullHold = new PullHoldService(clock);
-  const systemTopics = new Set<string>([SystemTopic.SCHEDULE_PROGRESS]);
+  const systemTopics = new Set<string>([SystemTopic.SCHEDULE_PROGRESS, SystemTopic.TRANS_OP_HALF]);
 
   const store = MessageStore.open({
     dir: path.join(config.dataDir, 'store'),
@@ -90,8 +91,12 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
         return tagHashCode(findProperty(properties, Prop.TAGS));
       },
       systemTopics,
-      onSystemMessage(index, topic, message) {
-        if (topic !== SystemTopic.SCHEDULE_PROGRESS || index <= snapshotIndex) return;
+      onSystemMessage(_index, topic, message) {
+        // Both are idempotent (max / first decision wins), so replays after a restart change nothing.
+        if (topic === SystemTopic.TRANS_OP_HALF) {
+          applyOpMessage({ state }, message);
+          return;
+        }
         const progress = parseProgressBody(decodeMessage(message, 0, { verifyCrc: false, inflate: false }).body);
         if (progress) state.applyDelayProgress(progress.level, progress.next);
       },
@@ -196,9 +201,10 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
 
   const sends = new SendService(ctx);
   const pulls = new PullService(ctx);
+  const txns = new TransactionService(ctx);
   const namesrvClient = new RemotingClient({ logger: warnLogger });
   registrar = new NameServerRegistrar(ctx, namesrvClient);
-  for (const [code, processor] of brokerProcessors(ctx, sends, pulls, () => registrar.registerSoon())) server.registerProcessor(code, processor);
+  for (const [code, processor] of brokerProcessors(ctx, sends, pulls, txns, () => registrar!.registerSoon())) server.registerProcessor(code, processor);
   node.transport.registerProcessor(RAFT_STATUS_CODE, raftStatus(ctx));
   server.on('disconnect', (connection) => {
     producers.connectionClosed(connection.id);
@@ -236,6 +242,7 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
   await node.start();
   pullHold.start();
   schedule.start();
+  txns.start();
   registrar.start();
 
   const timers: NodeJS.Timeout[] = [];
@@ -275,6 +282,7 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
         for (const t of timers) clearInterval(t);
         await registrar.stop();
         schedule.stop();
+        txns.stop();
         pullHold.stop();
         await server.close();
         await namesrvClient.close();

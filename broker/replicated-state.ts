@@ -8,6 +8,7 @@ import { readJsonFile, writeJsonFileAtomic } from '../store/atomic-file.js';
 import { TopicTable, type TopicConfig } from './topic-config.js';
 import { ConsumerOffsetTable } from './consumer-offsets.js';
 import { SubscriptionGroupTable, type SubscriptionGroupConfig } from './subscription-groups.js';
+import { TransactionState, type TxnSnapshot } from './transaction-state.js';
 
 /** One change carried by a STATE entry. */
 export type StateOp =
@@ -15,7 +16,9 @@ export type StateOp =
   | { t: 'topicDelete'; topic: string }
   | { t: 'group'; config: SubscriptionGroupConfig }
   | { t: 'groupDelete'; group: string }
-  | { t: 'offsets'; group: string; topic: string; queues: Record<string, number> };
+  | { t: 'offsets'; group: string; topic: string; queues: Record<string, number> }
+  /** The leader's transaction check service sent back-checks for these half messages. */
+  | { t: 'txnChecks'; items: Array<{ o: number; checks: number; next: number }> };
 
 export interface StateEntry {
   ops: StateOp[];
@@ -36,6 +39,7 @@ export interface StateSnapshot {
   delayProgress: Record<string, number>;
   /** The Raft membership in effect at appliedIndex, with member addresses (opaque here; the Raft node owns it). */
   raftMembership?: unknown;
+  txn?: TxnSnapshot;
 }
 
 const SNAPSHOT_FILE = 'state.json';
@@ -46,6 +50,7 @@ export class ReplicatedState {
   readonly offsets = new ConsumerOffsetTable();
   /** Delay level -> next offset of its schedule queue to deliver. */
   readonly delayProgress = new Map<number, number>();
+  readonly txn = new TransactionState();
   /** Index of the last entry applied (the snapshot's, after a restart). */
   appliedIndex = 0;
   /** Index covered by the last snapshot written to disk. */
@@ -74,6 +79,7 @@ export class ReplicatedState {
     this.offsets.restore(snap.offsets);
     this.delayProgress.clear();
     for (const [level, offset] of Object.entries(snap.delayProgress)) this.delayProgress.set(Number(level), offset);
+    this.txn.restore(snap.txn);
     this.appliedIndex = snap.appliedIndex;
     this.snapshotIndex = snap.appliedIndex;
     this.raftMembership = snap.raftMembership;
@@ -121,6 +127,9 @@ export class ReplicatedState {
       case 'offsets':
         for (const [q, offset] of Object.entries(op.queues)) this.offsets.set(op.group, op.topic, Number(q), offset);
         break;
+      case 'txnChecks':
+        for (const item of op.items) this.txn.recordCheck(item.o, { checks: item.checks, nextCheckAt: item.next });
+        break;
     }
     for (const l of this.listeners) l(op);
   }
@@ -139,6 +148,7 @@ export class ReplicatedState {
       offsets: this.offsets.snapshot(),
       delayProgress: Object.fromEntries([...this.delayProgress].map(([l, o]) => [String(l), o])),
       raftMembership: this.raftMembershipAt ? this.raftMembershipAt(this.appliedIndex) : this.raftMembership,
+      txn: this.txn.snapshot(),
     };
   }
 

@@ -6,7 +6,7 @@ import { ResponseCode, createResponse, type RemotingCommand, type RequestContext
 import { parseIPv4 } from '../common/bytes.js';
 import { MESSAGE_BODY_BYTES_MAX, PROPERTIES_BYTES_MAX } from '../common/limits.js';
 import { createOffsetMessageId, uniqueIds } from '../common/message-id.js';
-import { SysFlag, type HostV4, type MessageDraft } from '../common/message.js';
+import { SysFlag, resetTransactionType, type HostV4, type MessageDraft } from '../common/message.js';
 import { decodeProperties, encodeProperties, findProperty, Prop } from '../common/properties.js';
 import { SystemTopic, dlqTopic, isSystemTopic, topicNameProblem, RETRY_GROUP_TOPIC_PREFIX } from '../common/topic.js';
 import { NotWritableError, ProposalLostError } from '../dledger/node.js';
@@ -17,6 +17,7 @@ import { isWritable } from './topic-config.js';
 import type { BrokerContext } from './context.js';
 import { notWritableResponse } from './not-leader.js';
 import { BATCH_MESSAGES_MAX, MAX_RECONSUME_TIMES_DEFAULT } from './limits.js';
+import { isHalfSend, toHalf } from './transaction-service.js';
 
 /** SendMessageRequestHeader with V1 names (V2's one-letter names are mapped on the way in). */
 export interface SendHeader {
@@ -138,7 +139,9 @@ export class SendService {
       else if (target.queueId >= topicCfg.writeQueueNums && target.topic === header.topic) {
         return createResponse(request, ResponseCode.SYSTEM_ERROR, `request queueId[${target.queueId}] is illegal, topic ${target.topic} has ${topicCfg.writeQueueNums} write queues`);
       }
-      drafts = header.batch ? this.batchDrafts(body, header, target, rc) : [this.draft(body, header, target, rc, header.flag, header.sysFlag)];
+      // A half message is stored as an ordinary one; the broker decides by the TRAN_MSG property, not the sysFlag.
+      const sysFlag = target.topic === SystemTopic.TRANS_HALF ? resetTransactionType(header.sysFlag, SysFlag.TRANSACTION_NOT_TYPE) : header.sysFlag;
+      drafts = header.batch ? this.batchDrafts(body, header, target, rc) : [this.draft(body, header, target, rc, header.flag, sysFlag)];
     } catch (err) {
       if (err instanceof BadRequestError) return createResponse(request, err.code, err.message);
       if (err instanceof NotWritableError) return notWritableResponse(ctx, request, err);
@@ -192,6 +195,14 @@ export class SendService {
     } else {
       const cfg = await ctx.topics.forSend(topic, header.defaultTopicQueueNums);
       if (!cfg) return { topic, queueId, properties };
+    }
+    if (isHalfSend(properties)) {
+      if (header.batch) throw new BadRequestError('batched messages cannot be transactional', ResponseCode.MESSAGE_ILLEGAL);
+      const cfg = ctx.topics.get(topic);
+      if (!cfg) return { topic, queueId, properties };
+      await ctx.topics.ensure(SystemTopic.TRANS_HALF, 1);
+      const realQueue = queueId >= 0 && queueId < cfg.writeQueueNums ? queueId : Math.floor(Math.random() * cfg.writeQueueNums);
+      return toHalf(topic, realQueue, properties);
     }
     const delay = Number(findProperty(properties, Prop.DELAY_TIME_LEVEL) ?? 0);
     if (delay > 0 && !topic.startsWith('%DLQ%')) return delayTarget(ctx, topic, queueId, properties, delay);

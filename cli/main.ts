@@ -9,6 +9,7 @@ import { topicCommand } from './commands/topic.js';
 import { sendCommand } from './commands/send.js';
 import { consumeCommand } from './commands/consume.js';
 import { raftCommand } from './commands/raft.js';
+import { txnCommand } from './commands/txn.js';
 
 await yargs(hideBin(process.argv))
   .scriptName('ledgermq')
@@ -20,6 +21,7 @@ await yargs(hideBin(process.argv))
   .command(sendCommand)
   .command(consumeCommand)
   .command(raftCommand)
+  .command(txnCommand)
   .demandCommand(1, 'Name a command; see --help')
   .strict()
   .help()

@@ -12,6 +12,8 @@ export const RAFT_STATUS_CODE = 10_002;
 export const RAFT_TRANSFER_CODE = 10_003;
 /** Request code of a membership change request (CLI). */
 export const RAFT_MEMBERSHIP_CODE = 10_004;
+/** Request code of the pending-transactions listing (CLI `txn list`). */
+export const TXN_LIST_CODE = 10_006;
 /** Request codes of segment install (snapshot) transfer. */
 export const RAFT_INSTALL_CHUNK_CODE = 10_005;
 /** Bytes per segment-install chunk. */

@@ -1,6 +1,6 @@
 // The broker's routing table: one processor per request code.
 import { RequestCode, type Processor } from '../../remoting/index.js';
-import { RAFT_MEMBERSHIP_CODE, RAFT_STATUS_CODE, RAFT_TRANSFER_CODE } from '../../dledger/limits.js';
+import { RAFT_MEMBERSHIP_CODE, RAFT_STATUS_CODE, RAFT_TRANSFER_CODE, TXN_LIST_CODE } from '../../dledger/limits.js';
 import type { BrokerContext } from '../context.js';
 import type { SendService } from '../send-service.js';
 import type { PullService } from '../pull-service.js';
@@ -25,8 +25,11 @@ import { consumerSendMsgBack } from './consumer-send-msg-back.js';
 import { raftStatus } from './raft-status.js';
 import { raftTransfer } from './raft-transfer.js';
 import { raftMembership } from './raft-membership.js';
+import { endTransaction } from './end-transaction.js';
+import { txnList } from './txn-list.js';
+import type { TransactionService } from '../transaction-service.js';
 
-export function brokerProcessors(ctx: BrokerContext, sends: SendService, pulls: PullService, onMembershipChanged: () => void): Array<[number, Processor]> {
+export function brokerProcessors(ctx: BrokerContext, sends: SendService, pulls: PullService, txns: TransactionService, onMembershipChanged: () => void): Array<[number, Processor]> {
   return [
     [RequestCode.SEND_MESSAGE, sendMessage(sends)],
     [RequestCode.SEND_MESSAGE_V2, sendMessageV2(sends)],
@@ -46,6 +49,8 @@ export function brokerProcessors(ctx: BrokerContext, sends: SendService, pulls: 
     [RequestCode.VIEW_MESSAGE_BY_ID, viewMessageById(ctx)],
     [RequestCode.QUERY_MESSAGE, queryMessage(ctx)],
     [RequestCode.CONSUMER_SEND_MSG_BACK, consumerSendMsgBack(ctx, sends)],
+    [RequestCode.END_TRANSACTION, endTransaction(ctx, txns)],
+    [TXN_LIST_CODE, txnList(txns)],
     [RAFT_STATUS_CODE, raftStatus(ctx)],
     [RAFT_TRANSFER_CODE, raftTransfer(ctx)],
     [RAFT_MEMBERSHIP_CODE, raftMembership(ctx, onMembershipChanged)],
