@@ -61,6 +61,8 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
   const state = new ReplicatedState(config.dataDir, clock);
   const snapshotIndex = state.load();
   let raft: RaftNode | undefined;
+  // Bound after the metrics exist; observations before that (none are possible before start) are dropped.
+  const commitLatency = { observe: (_seconds: number): void => undefined };
   let registrar: NameServerRegistrar | undefined;
   const pullHold = new PullHoldService(clock);
   const systemTopics = new Set<string>([SystemTopic.SCHEDULE_PROGRESS, SystemTopic.TRANS_OP_HALF]);
@@ -118,6 +120,7 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
     appliedIndex: snapshotIndex,
     join: config.raftJoin,
     snapshotState: () => Buffer.from(JSON.stringify(state.snapshot())),
+    onCommitLatency: (ms) => commitLatency.observe(ms / 1000),
     installState: (buf) => {
       state.restore(JSON.parse(buf.toString('utf8')) as Parameters<ReplicatedState['restore']>[0]);
       state.snapshotIndex = -1; // force the next save
@@ -177,6 +180,7 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
     },
   );
 
+  commitLatency.observe = (seconds) => metrics.appendToCommit.observe(seconds);
   const ctx: BrokerContext = {
     config,
     store,

@@ -64,6 +64,8 @@ export interface RaftNodeOptions {
   snapshotState?: () => Buffer;
   /** Adopts replicated state received with a segment install (follower side). */
   installState?: (state: Buffer) => void;
+  /** Called for each committed proposal with the time from writing it on the leader to its commit (ms). */
+  onCommitLatency?: (ms: number) => void;
   tickMs?: number;
   config?: Partial<RaftConfig>;
   logger: Logger;
@@ -103,6 +105,7 @@ type Proposal =
 interface Written {
   index: number;
   term: number;
+  writtenAt: number;
   resolve: () => void;
   reject: (e: Error) => void;
 }
@@ -155,6 +158,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private readonly installing = new Set<NodeId>();
   private readonly snapshotState: (() => Buffer) | undefined;
   private readonly installState: ((state: Buffer) => void) | undefined;
+  private readonly onCommitLatency: ((ms: number) => void) | undefined;
 
   // counters for metrics
   segmentInstallsSent = 0;
@@ -204,6 +208,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       },
     });
     this.snapshotState = options.snapshotState;
+    this.onCommitLatency = options.onCommitLatency;
     this.installState = options.installState;
     this.installer = new InstallReceiver(
       options.dir,
@@ -628,15 +633,19 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   }
 
   private track(index: number, term: number, resolve: () => void, reject: (e: Error) => void): void {
-    this.written.push({ index, term, resolve, reject });
+    this.written.push({ index, term, writtenAt: performance.now(), resolve, reject });
   }
 
   private resolveCommitted(commit: number): void {
     const log = this.store.commitLog;
+    const now = this.onCommitLatency ? performance.now() : 0;
     let n = 0;
     while (n < this.written.length && this.written[n]!.index <= commit) {
       const w = this.written[n]!;
-      if (log.term(w.index) === w.term) w.resolve();
+      if (log.term(w.index) === w.term) {
+        this.onCommitLatency?.(now - w.writtenAt);
+        w.resolve();
+      }
       else w.reject(new ProposalLostError(`entry ${w.index} of term ${w.term} was replaced by a new leader`));
       n++;
     }
