@@ -13,3 +13,12 @@ export { Producer, type ProducerOptions, type QueueSelectorFn, type SendTarget }
 export { PullConsumer, type PullConsumerOptions, type PullOptions, type PullResult } from './pull-consumer.js';
 export { PushConsumer, type ConsumeContext, type ConsumeStatus, type MessageListener, type PushConsumerOptions } from './push-consumer.js';
 export { Perm, type BrokerData, type ClusterInfo, type MessageQueue, type QueueData, type TopicRouteData } from './route.js';
+export {
+  TransactionProducer,
+  type LocalTransaction,
+  type TransactionalMessage,
+  type TransactionChecker,
+  type TransactionProducerOptions,
+  type TransactionSendResult,
+  type TxnState,
+} from './transaction-producer.js';

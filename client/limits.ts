@@ -57,6 +57,22 @@ export const BATCH_MESSAGES_MAX = 4096;
 /** Keys in one message's KEYS property. */
 export const MESSAGE_KEYS_MAX = 64;
 
+// ---- transactional producer ------------------------------------------------------------------------
+
+/** Check requests (CHECK_TRANSACTION_STATE) whose listener runs at once (Java `checkThreadPoolMaxSize` is 1). */
+export const CHECK_CONCURRENCY_DEFAULT = 4;
+export const CHECK_CONCURRENCY_MAX = 256;
+/** Check requests waiting for a slot; beyond it a check is dropped (the broker asks again). Java `checkRequestHoldMax`. */
+export const CHECK_REQUESTS_QUEUED_MAX = 2000;
+/** A check listener still running after this long counts as UNKNOWN and frees its slot (its late answer is ignored). */
+export const CHECK_TIMEOUT_MS_DEFAULT = 30_000;
+/** Attempts of one END_TRANSACTION after a local transaction (not-leader answers and transport failures retry). */
+export const END_TRANSACTION_ATTEMPTS = 3;
+/** Pause before an END_TRANSACTION attempt after the first (doubles per attempt). */
+export const END_TRANSACTION_RETRY_BACKOFF_MS = 200;
+/** How long shutdown waits for running check listeners. */
+export const CHECK_DRAIN_TIMEOUT_MS = 3000;
+
 // ---- consumers -------------------------------------------------------------------------------------
 
 /** Messages asked for per pull (Java `pullBatchSize`). */

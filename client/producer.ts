@@ -54,13 +54,14 @@ export interface SendTarget {
 
 export class Producer {
   readonly group: string;
-  private readonly core: ClientCore;
-  private readonly sender: MessageSender;
+  // protected: TransactionProducer sends half messages and answers checks through the same machinery.
+  protected readonly core: ClientCore;
+  protected readonly sender: MessageSender;
   private readonly slots: Semaphore;
   private readonly sendTimeoutMs: number;
   private readonly retryTimes: number;
-  private readonly compressOverBytes: number;
-  private readonly maxMessageBytes: number;
+  protected readonly compressOverBytes: number;
+  protected readonly maxMessageBytes: number;
   private outstanding = 0;
   private drained: (() => void) | null = null;
   private closing = false;
@@ -197,12 +198,12 @@ export class Producer {
     return this.withSlot(() => this.sender.send(out, queueChoice(target, msgs[0]!)));
   }
 
-  private assertOpen(): void {
+  protected assertOpen(): void {
     if (this.closing) throw clientClosed(`producer ${this.group}`);
     this.core.assertRunning();
   }
 
-  private async withSlot<T>(task: () => Promise<T>): Promise<T> {
+  protected async withSlot<T>(task: () => Promise<T>): Promise<T> {
     await this.slots.acquire();
     this.outstanding += 1;
     try {

@@ -448,10 +448,12 @@ export class MessageStore {
 
   /**
    * The stored message that starts at `phyOffset` (VIEW_MESSAGE_BY_ID, send-back, transactions), as a slice, or
-   * null when no committed message starts there. The caller must not keep the slice beyond its request.
+   * null when no committed message starts there. Committed is enough (dispatch may still be catching up): an id
+   * from a send result, which is answered at commit, resolves at once. The caller must not keep the slice beyond
+   * its request.
    */
   viewMessage(phyOffset: number): Buffer | null {
-    if (!Number.isSafeInteger(phyOffset) || phyOffset < this.commitLog.minOffset || phyOffset + 91 > this.dispatcher.nextOffset) return null;
+    if (!Number.isSafeInteger(phyOffset) || phyOffset < this.commitLog.minOffset || phyOffset + 91 > this.committedEndOffset()) return null;
     let loc;
     try {
       loc = this.commitLog.locate(phyOffset);
@@ -464,6 +466,16 @@ export class MessageStore {
     if (MessageView.magic(view, position) !== MESSAGE_MAGIC_V1 || size < 91 || position + size > buffer.length) return null;
     if (MessageView.physicalOffset(view, position) !== phyOffset) return null;
     return buffer.subarray(position, position + size);
+  }
+
+  /** Where the committed part of the log ends. */
+  private committedEndOffset(): number {
+    const log = this.commitLog;
+    const commit = log.commitIndex;
+    if (commit < log.firstIndex) return log.minOffset;
+    if (commit <= this.dispatcher.dispatchedIndex) return this.dispatcher.nextOffset;
+    const at = log.entryOffset(commit);
+    return at + log.readEntryAt(at).size;
   }
 
   /** Messages of `topic` whose KEYS contain `key`, stored within [begin, end] ms, newest first. */

@@ -26,6 +26,9 @@ interface Args {
   'tick-ms'?: number;
   'election-ticks'?: number;
   'preferred-leader'?: string;
+  'txn-timeout-ms'?: number;
+  'txn-check-interval-ms'?: number;
+  'txn-check-max'?: number;
 }
 
 export function parsePeers(text: string): Map<string, string> {
@@ -36,6 +39,11 @@ export function parsePeers(text: string): Map<string, string> {
     peers.set(m[1]!, `${m[2]}:${m[3]}`);
   }
   return peers;
+}
+
+function txnFlag(value: number, name: string, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min) throw new Error(`--${name} must be an integer >= ${min}, got ${value}`);
+  return value;
 }
 
 export const brokerCommand: CommandModule<object, Args> = {
@@ -61,7 +69,10 @@ export const brokerCommand: CommandModule<object, Args> = {
       .option('delay-levels', { type: 'string', describe: 'Delay levels, e.g. "1s 5s 10s 30s 1m"' })
       .option('tick-ms', { type: 'number', describe: 'Raft tick in ms (default 50)' })
       .option('election-ticks', { type: 'number', describe: 'Raft election timeout in ticks (default 10)' })
-      .option('preferred-leader', { type: 'string', describe: 'Raft id that should lead when healthy' }) as never,
+      .option('preferred-leader', { type: 'string', describe: 'Raft id that should lead when healthy' })
+      .option('txn-timeout-ms', { type: 'number', describe: 'Age of a half message before its first back-check (default 6000)' })
+      .option('txn-check-interval-ms', { type: 'number', describe: 'Pause between back-checks of one half message (default 60000)' })
+      .option('txn-check-max', { type: 'number', describe: 'Back-checks before a half message is parked in TRANS_CHECK_MAX_TIME_TOPIC (default 15)' }) as never,
   handler: async (args) => {
     const fromFile: Partial<BrokerConfig> = args.config ? (JSON.parse(fs.readFileSync(args.config, 'utf8')) as Partial<BrokerConfig>) : {};
     const config = defaultBrokerConfig({
@@ -82,6 +93,9 @@ export const brokerCommand: CommandModule<object, Args> = {
       ...(args['tick-ms'] ? { tickMs: args['tick-ms'] } : {}),
       ...(args['election-ticks'] ? { electionTicks: args['election-ticks'] } : {}),
       ...(args['preferred-leader'] ? { preferredLeader: args['preferred-leader'] } : {}),
+      ...(args['txn-timeout-ms'] !== undefined ? { transactionTimeoutMs: txnFlag(args['txn-timeout-ms'], 'txn-timeout-ms', 0) } : {}),
+      ...(args['txn-check-interval-ms'] !== undefined ? { transactionCheckIntervalMs: txnFlag(args['txn-check-interval-ms'], 'txn-check-interval-ms', 1) } : {}),
+      ...(args['txn-check-max'] !== undefined ? { transactionCheckMax: txnFlag(args['txn-check-max'], 'txn-check-max', 1) } : {}),
     });
     if (args['raft-peers']) config.raftPeers = parsePeers(args['raft-peers']);
     config.raftJoin = args['raft-join'];

@@ -1,0 +1,194 @@
+// Shared helpers of the transaction tests: clusters stopped when the test ends, deadline-bounded waits, pending
+// transactions (TXN_LIST straight from the leader, or `ledgermq txn list`), raw END_TRANSACTION requests, and reading
+// a whole topic back with a PullConsumer.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { PullConsumer, type Logger, type MessageExt } from '../../client/index.js';
+import { TXN_LIST_CODE } from '../../dledger/limits.js';
+import { RemotingClient, RequestCode, ResponseCode, createRequest, type RemotingCommand } from '../../remoting/index.js';
+import { TestCluster, type ClusterOptions } from '../harness/cluster.js';
+
+export const CLI_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'main.js');
+
+/** Broker flags for quick back-checks: first check after 1 s, then every 500 ms, at most `max` checks. */
+export function fastTxnArgs(max = 3, timeoutMs = 1000, intervalMs = 500): string[] {
+  return ['--txn-timeout-ms', String(timeoutMs), '--txn-check-interval-ms', String(intervalMs), '--txn-check-max', String(max)];
+}
+
+/** Client options that follow a failover quickly (route poll and heartbeats). */
+export const QUICK_CLIENT = { pollNameServerIntervalMs: 300, heartbeatIntervalMs: 1000 } as const;
+
+/**
+ * Starts a cluster that is stopped (every child killed, data removed) when the test ends, pass or fail, after
+ * the clients registered later on `cleanup` have shut down.
+ */
+export async function startCluster(cleanup: (fn: () => unknown) => void, options: ClusterOptions = {}): Promise<TestCluster> {
+  const cluster = await TestCluster.start(options);
+  cleanup(() => cluster.stop());
+  return cluster;
+}
+
+/** Registers `fn` to run when the test ends (in reverse order of registration, errors ignored). */
+export function cleanupStack(t: TestContext): (fn: () => unknown) => void {
+  const stack: Array<() => unknown> = [];
+  t.after(async () => {
+    for (const fn of stack.reverse()) {
+      try {
+        await fn();
+      } catch {
+        // best effort: the next cleanup still runs
+      }
+    }
+  });
+  return (fn) => void stack.push(fn);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `condition` until it holds; fails with `what` (and `detail()`) after `timeoutMs`. */
+export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000, detail?: () => string, intervalMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() >= deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${detail ? `: ${detail()}` : ''}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** A logger that keeps what clients warn about (shown when a test fails) instead of printing it. */
+export function recordingLogger(max = 500): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const keep = (m: string): void => {
+    lines.push(m);
+    if (lines.length > max) lines.shift();
+  };
+  return { lines, warn: keep };
+}
+
+export interface PendingTxn {
+  halfOffset: number;
+  msgId: string;
+  topic: string;
+  producerGroup: string;
+  ageMs: number;
+  checks: number;
+  nextCheckAt: number | null;
+}
+
+/** Pending half messages on the registered master (TXN_LIST), optionally of one producer group. */
+export async function pendingTxns(cluster: TestCluster, group?: string): Promise<PendingTxn[]> {
+  const master = await cluster.registeredMaster();
+  assert(master, 'no master registered');
+  const client = new RemotingClient({ logger: { warn: () => undefined } });
+  try {
+    const r = await client.invoke(master, createRequest(TXN_LIST_CODE, group ? { producerGroup: group } : null), 5000);
+    assert.equal(r.code, ResponseCode.SUCCESS, `TXN_LIST failed: ${r.remark}`);
+    return (JSON.parse((r.body as Buffer).toString('utf8')) as { pending: PendingTxn[] }).pending;
+  } finally {
+    await client.close();
+  }
+}
+
+/** One raw request to `address`, answered or failed within 5 s. */
+export async function rawRequest(address: string, code: number, fields: Record<string, string> | null): Promise<RemotingCommand> {
+  const client = new RemotingClient({ logger: { warn: () => undefined } });
+  try {
+    return await client.invoke(address, createRequest(code, fields), 5000);
+  } finally {
+    await client.close();
+  }
+}
+
+/** END_TRANSACTION sent as an ordinary request (not oneway), so the broker's answer can be seen. */
+export function endTransactionRequest(address: string, fields: Record<string, string>): Promise<RemotingCommand> {
+  return rawRequest(address, RequestCode.END_TRANSACTION, fields);
+}
+
+const OUTPUT_CHARS_MAX = 1_000_000;
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `ledgermq ...args`, killed after `timeoutMs`. */
+export function cli(args: string[], timeoutMs = 20_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      if (stdout.length < OUTPUT_CHARS_MAX) stdout += c.toString();
+    });
+    child.stderr!.on('data', (c: Buffer) => {
+      if (stderr.length < OUTPUT_CHARS_MAX) stderr += c.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`ledgermq ${args.join(' ')} still running after ${timeoutMs} ms; stdout: ${stdout.slice(-500)} stderr: ${stderr.slice(-500)}`));
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** `ledgermq txn list --json [--group G]`: pending transactions per broker group. */
+export async function cliTxnList(namesrv: string, group?: string): Promise<Record<string, PendingTxn[]>> {
+  const r = await cli(['txn', 'list', '--namesrv', namesrv, '--json', ...(group ? ['--group', group] : [])]);
+  assert.equal(r.code, 0, `txn list exited with ${r.code}; stderr: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, PendingTxn[]>;
+}
+
+/** Every message of `topic` from offset 0 of every queue, read with a PullConsumer (bounded: 200 pulls per queue). */
+export async function readTopic(namesrv: string, topic: string, group = 'CG_txn_reader'): Promise<MessageExt[]> {
+  const consumer = new PullConsumer({ namesrv, group, logger: { warn: () => undefined } });
+  await consumer.start();
+  try {
+    const out: MessageExt[] = [];
+    for (const queue of await consumer.fetchQueues(topic)) {
+      let offset = 0;
+      for (let i = 0; i < 200; i++) {
+        const r = await consumer.pull(queue, offset, 256);
+        if (r.status !== 'FOUND') break;
+        out.push(...r.messages);
+        if (r.nextBeginOffset <= offset) break;
+        offset = r.nextBeginOffset;
+        if (offset >= r.maxOffset) break;
+      }
+    }
+    return out;
+  } finally {
+    await consumer.shutdown();
+  }
+}
+
+/** How many times each value occurs. */
+export function tally(values: Iterable<string>): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const v of values) m.set(v, (m.get(v) ?? 0) + 1);
+  return m;
+}
+
+/** Runs async `fn` over `items` with at most `window` in flight; returns results in item order. */
+export async function inWindows<T, R>(items: readonly T[], window: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(window, items.length) }, worker));
+  return out;
+}
