@@ -144,3 +144,8 @@ export const CREATE_TOPIC_QUEUES_MAX = 1024;
 export const QUERY_MESSAGE_MAX_NUM_DEFAULT = 32;
 /** Upper bound of maxNum for queryMessagesByKey. */
 export const QUERY_MESSAGE_MAX_NUM_MAX = 1024;
+
+/** Automatic batching of plain sends (producer option autoBatch): messages and bytes per batch, batches in flight per topic. */
+export const AUTO_BATCH_MESSAGES_MAX_DEFAULT = 64;
+export const AUTO_BATCH_BYTES_MAX_DEFAULT = 256 * 1024;
+export const AUTO_BATCH_INFLIGHT_PER_TOPIC_DEFAULT = 8;

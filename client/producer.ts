@@ -16,6 +16,9 @@ import {
   SEND_RETRY_BACKOFF_MS_DEFAULT,
   SEND_TIMEOUT_MS_DEFAULT,
   SEND_WAITERS_MAX,
+  AUTO_BATCH_BYTES_MAX_DEFAULT,
+  AUTO_BATCH_INFLIGHT_PER_TOPIC_DEFAULT,
+  AUTO_BATCH_MESSAGES_MAX_DEFAULT,
   REQUEST_TIMEOUT_MS_MAX,
 } from './limits.js';
 import { checkSendTopic, encodedProperties, messageFlag, messageProperties, prepareMessage, type Message } from './message-build.js';
@@ -23,6 +26,10 @@ import { MessageSender, type OutboundSend, type QueueChoice, type SendResult } f
 import type { MessageQueue } from './route.js';
 import { Semaphore } from './semaphore.js';
 import { batchRecordBytes, encodeBatchBody, type BatchItem } from './send-header.js';
+import { AutoBatcher } from './auto-batcher.js';
+
+const ROUND_ROBIN: QueueChoice = { kind: 'round-robin' };
+const BATCH_HEADER_PROPERTIES = encodeProperties({ [Prop.WAIT_STORE_MSG_OK]: 'true' });
 
 export interface ProducerOptions extends ClientOptions {
   group: string;
@@ -40,6 +47,15 @@ export interface ProducerOptions extends ClientOptions {
   faultAvoidanceMs?: number;
   /** Pause before retrying on the same broker group (doubles per attempt); other groups are tried at once. */
   retryBackoffMs?: number;
+  /**
+   * Gather concurrent plain sends of a topic into batch requests (default true; see auto-batcher.ts). Sends with a
+   * target queue or selector, a delay level or a compressed body always go alone.
+   */
+  autoBatch?: boolean;
+  /** Messages / encoded bytes per automatic batch, and batch requests in flight per topic. */
+  autoBatchMaxMessages?: number;
+  autoBatchMaxBytes?: number;
+  autoBatchInflightPerTopic?: number;
 }
 
 export type QueueSelectorFn = (queues: MessageQueue[], msg: Message, arg: unknown) => MessageQueue;
@@ -62,6 +78,7 @@ export class Producer {
   private readonly retryTimes: number;
   protected readonly compressOverBytes: number;
   protected readonly maxMessageBytes: number;
+  private readonly batcher: AutoBatcher | null;
   private outstanding = 0;
   private drained: (() => void) | null = null;
   private closing = false;
@@ -92,6 +109,35 @@ export class Producer {
       },
       process.pid,
     );
+    this.batcher =
+      options.autoBatch === false
+        ? null
+        : new AutoBatcher((topic, items, uniqKeys) => this.sendGathered(topic, items, uniqKeys), {
+            maxMessages: positiveInteger(options.autoBatchMaxMessages, AUTO_BATCH_MESSAGES_MAX_DEFAULT, 'autoBatchMaxMessages', 1, BATCH_MESSAGES_MAX),
+            maxBytes: Math.min(positiveInteger(options.autoBatchMaxBytes, AUTO_BATCH_BYTES_MAX_DEFAULT, 'autoBatchMaxBytes', 1), this.maxMessageBytes),
+            maxInflightPerTopic: positiveInteger(options.autoBatchInflightPerTopic, AUTO_BATCH_INFLIGHT_PER_TOPIC_DEFAULT, 'autoBatchInflightPerTopic', 1),
+          });
+  }
+
+  /** Messages and batch requests sent through automatic batching so far. */
+  get autoBatchStats(): { messages: number; batches: number } {
+    return { messages: this.batcher?.messagesSent ?? 0, batches: this.batcher?.batchesSent ?? 0 };
+  }
+
+  /** Sends what the batcher gathered: one message as an ordinary send, several as one SEND_BATCH_MESSAGE. */
+  private sendGathered(topic: string, items: BatchItem[], uniqKeys: string[]): Promise<SendResult> {
+    const single = items.length === 1;
+    const out: OutboundSend = {
+      topic,
+      body: single ? items[0]!.body : encodeBatchBody(items),
+      sysFlag: 0,
+      flag: single ? items[0]!.flag : 0,
+      propertiesText: single ? items[0]!.properties : BATCH_HEADER_PROPERTIES,
+      reconsumeTimes: 0,
+      batch: !single,
+      msgId: uniqKeys.join(','),
+    };
+    return this.sender.send(out, ROUND_ROBIN);
   }
 
   get clientId(): string {
@@ -129,6 +175,11 @@ export class Producer {
   async send(msg: Message, target?: SendTarget): Promise<SendResult> {
     this.assertOpen();
     const prepared = await prepareMessage(msg, { maxMessageBytes: this.maxMessageBytes, compressOverBytes: this.compressOverBytes, uniqKey: () => uniqueIds.next() });
+    const batcher = this.batcher;
+    if (batcher && target === undefined && prepared.sysFlag === 0 && prepared.properties[Prop.DELAY_TIME_LEVEL] === undefined) {
+      const item: BatchItem = { flag: prepared.flag, body: prepared.body, properties: prepared.propertiesText };
+      return this.withSlot(() => batcher.add(prepared.topic, item, prepared.uniqKey));
+    }
     const out: OutboundSend = {
       topic: prepared.topic,
       body: prepared.body,

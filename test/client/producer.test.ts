@@ -178,7 +178,8 @@ test('maxOutstandingSends bounds the sends in flight; the others wait for a slot
     inBroker -= 1;
     return 'default' as const;
   });
-  const p = await producer({ maxOutstandingSends: 3 });
+  // one request per send, so the broker sees exactly what is in flight
+  const p = await producer({ maxOutstandingSends: 3, autoBatch: false });
   const all = Array.from({ length: 12 }, (_, i) => p.send({ topic: TOPIC, body: `m${i}` }));
   await sleep(10);
   assert.ok(p.inFlight <= 3);
@@ -302,4 +303,25 @@ test('a dead name server is skipped for the next one in the list', TEST_TIMEOUT,
   cleanup(() => p.shutdown());
   await p.start();
   assert.equal((await p.send({ topic: TOPIC, body: 'x' })).status, 'SEND_OK');
+});
+
+test('auto-batching: concurrent plain sends of a topic go out as batch requests; each caller gets its own result', TEST_TIMEOUT, async (t) => {
+  const { brokers, producer } = await setup(t, ['broker-a'], 2);
+  const p = await producer({ autoBatchMaxMessages: 16 });
+  const results = await Promise.all(Array.from({ length: 50 }, (_, i) => p.send({ topic: TOPIC, body: `m${i}`, keys: `k${i}` })));
+  const broker = brokers[0]!;
+  const batches = broker.sends.filter((s) => s.code === RequestCode.SEND_BATCH_MESSAGE);
+  assert.ok(batches.length >= 1, 'some sends were gathered into batch requests');
+  assert.ok(broker.sends.length < 50, `50 sends took ${broker.sends.length} requests`);
+  for (const b of batches) assert.ok(decodeBatchBody(b.body).length <= 16, 'batch size bound');
+  assert.equal(new Set(results.map((r) => r.msgId)).size, 50, 'distinct UNIQ_KEYs');
+  assert.equal(new Set(results.map((r) => r.offsetMsgId)).size, 50, 'distinct offset ids');
+  const perQueue = new Map<number, number[]>();
+  for (const r of results) perQueue.set(r.queue.queueId, [...(perQueue.get(r.queue.queueId) ?? []), r.queueOffset]);
+  for (const offsets of perQueue.values()) assert.equal(new Set(offsets).size, offsets.length, 'queue offsets are distinct within a queue');
+  // a send with a target queue, a delay level or a selector goes alone
+  const before = broker.sends.length;
+  await Promise.all([p.send({ topic: TOPIC, body: 'delayed', delayLevel: 2 }), p.send({ topic: TOPIC, body: 'pinned' }, { queue: results[0]!.queue })]);
+  assert.equal(broker.sends.length - before, 2);
+  assert.ok(broker.sends.slice(before).every((s) => s.code === RequestCode.SEND_MESSAGE_V2));
 });
