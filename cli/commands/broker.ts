@@ -1,9 +1,7 @@
 // `ledgermq broker`: run one broker node (a member of a broker group's Raft group).
 import fs from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { startBroker } from '../../broker/broker.js';
-import { defaultBrokerConfig, type BrokerConfig } from '../../broker/config.js';
-import { FlushMode } from '../../store/flush-service.js';
+import type { BrokerConfig } from '../../broker/config.js';
 import { onShutdown } from '../shutdown.js';
 
 interface Args {
@@ -74,6 +72,10 @@ export const brokerCommand: CommandModule<object, Args> = {
       .option('txn-check-interval-ms', { type: 'number', describe: 'Pause between back-checks of one half message (default 60000)' })
       .option('txn-check-max', { type: 'number', describe: 'Back-checks before a half message is parked in TRANS_CHECK_MAX_TIME_TOPIC (default 15)' }) as never,
   handler: async (args) => {
+    // loaded here, not at the top: every other command starts faster without the broker's modules
+    const { startBroker } = await import('../../broker/broker.js');
+    const { defaultBrokerConfig } = await import('../../broker/config.js');
+    const { FlushMode } = await import('../../store/flush-service.js');
     const fromFile: Partial<BrokerConfig> = args.config ? (JSON.parse(fs.readFileSync(args.config, 'utf8')) as Partial<BrokerConfig>) : {};
     const config = defaultBrokerConfig({
       ...fromFile,

@@ -1,6 +1,6 @@
 // `ledgermq consume`: a push consumer that prints messages; stops after --count messages or --timeout-ms idle.
 import type { CommandModule } from 'yargs';
-import { PushConsumer, type MessageExt } from '../../client/index.js';
+import type { MessageExt } from '../../client/index.js';
 import { bodyPreview, quietLogger } from './common.js';
 
 interface Args {
@@ -28,6 +28,7 @@ export const consumeCommand: CommandModule<object, Args> = {
       .option('timeout-ms', { type: 'number', describe: 'Exit after this long without a message' })
       .option('quiet', { type: 'boolean', default: false, describe: 'Print only a summary' }) as never,
   handler: async (args) => {
+    const { PushConsumer } = await import('../../client/index.js');
     const consumer = new PushConsumer({
       namesrv: args.namesrv,
       group: args.group,

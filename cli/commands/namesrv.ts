@@ -1,6 +1,5 @@
 // `ledgermq namesrv`: run a name server.
 import type { CommandModule } from 'yargs';
-import { startNameServer } from '../../namesrv/index.js';
 import { onShutdown } from '../shutdown.js';
 
 interface Args {
@@ -20,6 +19,7 @@ export const namesrvCommand: CommandModule<object, Args> = {
       .option('metrics-port', { type: 'number', describe: 'Serve Prometheus metrics at /metrics on this port (0 = any free port)' })
       .option('broker-expired-ms', { type: 'number', default: 120_000, describe: 'Drop a broker after this long without registration' }) as never,
   handler: async (args) => {
+    const { startNameServer } = await import('../../namesrv/index.js');
     const ns = await startNameServer({
       host: args.host,
       port: args.port,

@@ -1,6 +1,5 @@
 // `ledgermq send`: one message, or --count N messages of --size bytes with a window of outstanding sends.
 import type { CommandModule } from 'yargs';
-import { Producer } from '../../client/index.js';
 import { quietLogger } from './common.js';
 
 interface Args {
@@ -32,6 +31,7 @@ export const sendCommand: CommandModule<object, Args> = {
       .option('group', { type: 'string', default: 'ledgermq-cli-producer' })
       .option('delay-level', { type: 'number', describe: 'Delay level (1..18 by default: 1s 5s 10s 30s 1m ...)' }) as never,
   handler: async (args) => {
+    const { Producer } = await import('../../client/index.js');
     const producer = new Producer({ namesrv: args.namesrv, group: args.group, maxOutstandingSends: args.window, logger: quietLogger });
     await producer.start();
     const bodyFor = (i: number): Buffer => (args.body !== undefined ? Buffer.from(args.body) : Buffer.alloc(args.size, 97 + (i % 26)));

@@ -1,6 +1,6 @@
 // `ledgermq topic create|list|route`.
 import type { CommandModule, Argv } from 'yargs';
-import { Admin } from '../../client/index.js';
+import type { Admin } from '../../client/index.js';
 import { quietLogger } from './common.js';
 
 interface Args {
@@ -11,6 +11,7 @@ interface Args {
 }
 
 async function withAdmin<T>(namesrv: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const { Admin } = await import('../../client/index.js');
   const admin = new Admin({ namesrv, logger: quietLogger });
   await admin.start();
   try {
