@@ -5,16 +5,11 @@ import { ResponseCode, createResponse, type RemotingCommand } from '../remoting/
 import { GetMessageStatus, type GetMessageResult } from '../store/message-store.js';
 import { tagHashCode } from '../common/tag-hash.js';
 import { Header } from './headers.js';
+import { PullSysFlag } from '../common/protocol.js';
 import type { BrokerContext } from './context.js';
 import { PULL_SUSPEND_MS_MAX } from './limits.js';
 
-export const PullSysFlag = {
-  COMMIT_OFFSET: 1,
-  SUSPEND: 2,
-  SUBSCRIPTION: 4,
-  CLASS_FILTER: 8,
-  LITE_PULL: 16,
-} as const;
+export { PullSysFlag };
 
 interface PullHeader {
   consumerGroup: string;

@@ -4,6 +4,7 @@
 // entry is committed.
 import { ResponseCode, createResponse, type RemotingCommand, type RequestContext } from '../remoting/index.js';
 import { parseIPv4 } from '../common/bytes.js';
+import { SEND_HEADER_V2_NAMES } from '../common/protocol.js';
 import { MESSAGE_BODY_BYTES_MAX, PROPERTIES_BYTES_MAX } from '../common/limits.js';
 import { createOffsetMessageId, uniqueIds } from '../common/message-id.js';
 import { SysFlag, resetTransactionType, type HostV4, type MessageDraft } from '../common/message.js';
@@ -34,23 +35,7 @@ export interface SendHeader {
   batch: boolean;
 }
 
-/** V1 field name -> the one-letter name SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE use. */
-const V2_NAMES = {
-  producerGroup: 'a',
-  topic: 'b',
-  defaultTopic: 'c',
-  defaultTopicQueueNums: 'd',
-  queueId: 'e',
-  sysFlag: 'f',
-  bornTimestamp: 'g',
-  flag: 'h',
-  properties: 'i',
-  reconsumeTimes: 'j',
-  unitMode: 'k',
-  maxReconsumeTimes: 'l',
-  batch: 'm',
-  brokerName: 'n',
-} as const;
+const V2_NAMES = SEND_HEADER_V2_NAMES;
 
 /** Reads a send header; `v2` reads the one-letter names of SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE (no copy). */
 export function readSendHeader(request: RemotingCommand, v2: boolean): SendHeader {

@@ -1,12 +1,9 @@
 // Topic configuration (RocketMQ's TopicConfig) and the broker's table of topics. The table is replicated state:
 // it changes only when a committed STATE entry is applied, so every node of the group holds the same table.
 
-export const Perm = {
-  PRIORITY: 8,
-  READ: 4,
-  WRITE: 2,
-  INHERIT: 1,
-} as const;
+import { Perm } from '../common/protocol.js';
+
+export { Perm };
 
 export interface TopicConfig {
   topicName: string;

@@ -8,12 +8,7 @@ import type { MessageQueue } from './route.js';
 import { bodyOf, invoke, request, requiredInteger, type ExtValue } from './rpc.js';
 
 /** PullSysFlag bits (section 3.2). */
-export const PullSysFlag = {
-  COMMIT_OFFSET: 1,
-  SUSPEND: 2,
-  SUBSCRIPTION: 4,
-  CLASS_FILTER: 8,
-} as const;
+export { PullSysFlag } from '../common/protocol.js';
 
 export interface PullRequestHeader {
   consumerGroup: string;

@@ -21,7 +21,7 @@ import {
   AUTO_BATCH_MESSAGES_MAX_DEFAULT,
   REQUEST_TIMEOUT_MS_MAX,
 } from './limits.js';
-import { checkSendTopic, encodedProperties, messageFlag, messageProperties, prepareMessage, type Message } from './message-build.js';
+import { checkSendTopic, encodedProperties, messageFlag, messageProperties, prepareMessage, type Message, type PreparedMessage } from './message-build.js';
 import { MessageSender, type OutboundSend, type QueueChoice, type SendResult } from './message-sender.js';
 import type { MessageQueue } from './route.js';
 import { Semaphore } from './semaphore.js';
@@ -29,6 +29,20 @@ import { batchRecordBytes, encodeBatchBody, type BatchItem } from './send-header
 import { AutoBatcher } from './auto-batcher.js';
 
 const ROUND_ROBIN: QueueChoice = { kind: 'round-robin' };
+
+/** One prepared message as a send of its own. */
+function singleSend(prepared: PreparedMessage): OutboundSend {
+  return {
+    topic: prepared.topic,
+    body: prepared.body,
+    sysFlag: prepared.sysFlag,
+    flag: prepared.flag,
+    propertiesText: prepared.propertiesText,
+    reconsumeTimes: 0,
+    batch: false,
+    msgId: prepared.uniqKey,
+  };
+}
 const BATCH_HEADER_PROPERTIES = encodeProperties({ [Prop.WAIT_STORE_MSG_OK]: 'true' });
 
 export interface ProducerOptions extends ClientOptions {
@@ -180,16 +194,7 @@ export class Producer {
       const item: BatchItem = { flag: prepared.flag, body: prepared.body, properties: prepared.propertiesText };
       return this.withSlot(() => batcher.add(prepared.topic, item, prepared.uniqKey));
     }
-    const out: OutboundSend = {
-      topic: prepared.topic,
-      body: prepared.body,
-      sysFlag: prepared.sysFlag,
-      flag: prepared.flag,
-      propertiesText: prepared.propertiesText,
-      reconsumeTimes: 0,
-      batch: false,
-      msgId: prepared.uniqKey,
-    };
+    const out = singleSend(prepared);
     return this.withSlot(() => this.sender.send(out, queueChoice(target, msg)));
   }
 
@@ -197,16 +202,7 @@ export class Producer {
   async sendOneway(msg: Message): Promise<void> {
     this.assertOpen();
     const prepared = await prepareMessage(msg, { maxMessageBytes: this.maxMessageBytes, compressOverBytes: this.compressOverBytes, uniqKey: () => uniqueIds.next() });
-    const out: OutboundSend = {
-      topic: prepared.topic,
-      body: prepared.body,
-      sysFlag: prepared.sysFlag,
-      flag: prepared.flag,
-      propertiesText: prepared.propertiesText,
-      reconsumeTimes: 0,
-      batch: false,
-      msgId: prepared.uniqKey,
-    };
+    const out = singleSend(prepared);
     await this.withSlot(() => this.sender.sendOneway(out));
   }
 

@@ -1,15 +1,11 @@
 // TopicRouteData (GET_ROUTEINFO_BY_TOPIC body, protocol section 5.2), ClusterInfo (5.4), and the queues
 // a producer may write to and a consumer may read from. Parsing is lenient: broker ids arrive as quoted
 // or bare keys, numbers sometimes as strings, and pre-4.9 brokers spell topicSysFlag "topicSynFlag".
+import { Perm } from '../common/protocol.js';
 import { parseLenientJson } from './lenient-json.js';
 
 /** `PermName` bits. */
-export const Perm = {
-  PRIORITY: 8,
-  READ: 4,
-  WRITE: 2,
-  INHERIT: 1,
-} as const;
+export { Perm };
 
 /** Broker id of a group's master (in DLedger mode: of its Raft leader). */
 export const MASTER_ID = 0;
