@@ -27,7 +27,7 @@ export class ConsumeQueue {
     readonly dir: string,
     readonly entriesPerFile: number,
   ) {
-    this.files = new MappedFileQueue(dir, entriesPerFile * CQ_ENTRY_BYTES, { repairShortFiles: true });
+    this.files = new MappedFileQueue(dir, entriesPerFile * CQ_ENTRY_BYTES, { repairShortFiles: true, sparse: true });
   }
 
   /** Opens existing files and finds the end of the written entries. */

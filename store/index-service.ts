@@ -142,7 +142,7 @@ export class IndexService {
     let file = this.files[this.files.length - 1];
     if (!file || file.isFull) {
       const number = file ? file.file.baseOffset + 1 : 1;
-      file = new IndexFile(MappedFile.createSync(this.options.dir, number, this.fileBytes), this.options.slotCount, this.options.entryCount);
+      file = new IndexFile(MappedFile.createSparse(this.options.dir, number, this.fileBytes), this.options.slotCount, this.options.entryCount);
       this.files.push(file);
     }
     file.put(key, phyOffset, storeTimestamp);

@@ -9,6 +9,8 @@ export interface MappedFileQueueOptions {
   preallocateAhead?: boolean;
   /** When an existing file is shorter than fileSize (cut by a crash or an operator), extend it with zeroes. */
   repairShortFiles?: boolean;
+  /** Create files sparse instead of zero-filled (small derived files; see MappedFile.createSparse). */
+  sparse?: boolean;
 }
 
 export class MappedFileQueue {
@@ -99,7 +101,7 @@ export class MappedFileQueue {
       const settled = this.settledNext;
       if (settled) file = MappedFile.adopt(settled);
     }
-    file ??= MappedFile.createSync(this.dir, baseOffset, this.fileSize);
+    file ??= this.options.sparse ? MappedFile.createSparse(this.dir, baseOffset, this.fileSize) : MappedFile.createSync(this.dir, baseOffset, this.fileSize);
     this.next = null;
     this.settledNext = null;
     this.files.push(file);

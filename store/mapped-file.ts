@@ -85,6 +85,27 @@ export class MappedFile {
   }
 
   /**
+   * Creates a file of `size` bytes without writing them (sparse), for small derived files (consume queues, index):
+   * instant, where a zero-fill with fsync would stall the event loop for every new queue. Their blocks come from
+   * the headroom the commit log keeps free (DERIVED_DATA_RESERVE_BYTES_DEFAULT) as entries are written.
+   */
+  static createSparse(dir: string, baseOffset: number, size: number): MappedFile {
+    const filePath = path.join(dir, segmentFileName(baseOffset));
+    const tmpPath = filePath + PREALLOCATING_SUFFIX;
+    let fd = -1;
+    try {
+      fd = fs.openSync(tmpPath, 'w+');
+      fs.ftruncateSync(fd, size);
+      fs.renameSync(tmpPath, filePath);
+    } catch (err) {
+      if (fd >= 0) fs.closeSync(fd);
+      fs.rmSync(tmpPath, { force: true });
+      throw allocationError(filePath, err);
+    }
+    return MappedFile.mapFd(filePath, baseOffset, size, fd);
+  }
+
+  /**
    * Preallocates a segment off the event loop under a temporary name (used to prepare the next segment
    * ahead of time). `adopt` later gives it its real name and maps it; recovery deletes leftovers.
    */
