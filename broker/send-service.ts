@@ -144,14 +144,16 @@ export class SendService {
     ctx.metrics.sendLatency.observe((performance.now() - started) / 1000);
     const first = result.messages[0]!;
     const ids = result.messages.map((m) => createOffsetMessageId(ctx.storeHost, m.physicalOffset));
-    return createResponse(request, ResponseCode.SUCCESS, null, {
-      msgId: ids.join(','),
+    const ext: Record<string, string> = {
+      msgId: ids.length === 1 ? ids[0]! : ids.join(','),
       queueId: String(first.queueId),
       queueOffset: String(first.queueOffset),
-      transactionId: findProperty(drafts[0]!.properties, Prop.UNIQ_KEY) ?? '',
       MSG_REGION: 'DefaultRegion',
       TRACE_ON: 'true',
-    });
+    };
+    // As RocketMQ 4.x: the transaction id (the UNIQ_KEY) only for half messages, where END_TRANSACTION needs it.
+    if (target.topic === SystemTopic.TRANS_HALF) ext.transactionId = findProperty(drafts[0]!.properties, Prop.UNIQ_KEY) ?? '';
+    return createResponse(request, ResponseCode.SUCCESS, null, ext);
   }
 
   failure(request: RemotingCommand, err: Error): RemotingCommand {
