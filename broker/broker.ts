@@ -256,11 +256,7 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
     timers.push(t);
   };
   every(STATE_SNAPSHOT_INTERVAL_MS, () => {
-    try {
-      state.saveSnapshot();
-    } catch (err) {
-      logger.warn(`${prefix} state snapshot failed: ${(err as Error).message}`);
-    }
+    state.saveSnapshotAsync().catch((err: Error) => logger.warn(`${prefix} state snapshot failed: ${err.message}`));
   });
   every(CLIENT_SCAN_INTERVAL_MS, () => {
     const now = clock();

@@ -4,7 +4,7 @@
 // one stopped. A snapshot (state.json, with the index it covers) lets restart skip what was applied before, and
 // bounds retention: the log is never deleted beyond the last snapshot.
 import path from 'node:path';
-import { readJsonFile, writeJsonFileAtomic } from '../store/atomic-file.js';
+import { readJsonFile, writeFileAtomicAsync, writeJsonFileAtomic } from '../store/atomic-file.js';
 import { TopicTable, type TopicConfig } from './topic-config.js';
 import { ConsumerOffsetTable } from './consumer-offsets.js';
 import { SubscriptionGroupTable, type SubscriptionGroupConfig } from './subscription-groups.js';
@@ -152,11 +152,30 @@ export class ReplicatedState {
     };
   }
 
-  /** Writes the snapshot atomically (synchronously: the state is captured and written in one step). */
+  /** Writes the snapshot atomically, synchronously (shutdown, segment install). */
   saveSnapshot(): void {
     if (this.appliedIndex === this.snapshotIndex) return;
     const snap = this.snapshot();
     writeJsonFileAtomic(path.join(this.dir, SNAPSHOT_FILE), snap);
     this.snapshotIndex = snap.appliedIndex;
+  }
+
+  private saving: Promise<void> | null = null;
+
+  /**
+   * The periodic snapshot: captured now (synchronously, so it is consistent), written off the event loop.
+   * `snapshotIndex`, which bounds retention, moves only once the file is durable.
+   */
+  saveSnapshotAsync(): Promise<void> {
+    if (this.saving || this.appliedIndex === this.snapshotIndex) return this.saving ?? Promise.resolve();
+    const snap = this.snapshot();
+    this.saving = writeFileAtomicAsync(path.join(this.dir, SNAPSHOT_FILE), JSON.stringify(snap))
+      .then(() => {
+        if (snap.appliedIndex > this.snapshotIndex) this.snapshotIndex = snap.appliedIndex;
+      })
+      .finally(() => {
+        this.saving = null;
+      });
+    return this.saving;
   }
 }

@@ -16,6 +16,25 @@ export function writeFileAtomic(filePath: string, data: Buffer | string): void {
   syncDirectory(path.dirname(filePath));
 }
 
+/** As writeFileAtomic, off the event loop (periodic checkpoints must not stall request handling on an fsync). */
+export async function writeFileAtomicAsync(filePath: string, data: Buffer | string): Promise<void> {
+  const tmp = `${filePath}.tmp`;
+  const handle = await fs.promises.open(tmp, 'w');
+  try {
+    await handle.writeFile(typeof data === 'string' ? Buffer.from(data) : data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.promises.rename(tmp, filePath);
+  const dir = await fs.promises.open(path.dirname(filePath), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
 export function syncDirectory(dir: string): void {
   const fd = fs.openSync(dir, 'r');
   try {

@@ -26,7 +26,7 @@ import {
 } from './record.js';
 import { COMMIT_LOG_SEGMENT_BYTES_MIN, DERIVED_DATA_RESERVE_BYTES_DEFAULT, RECORD_BYTES_MAX, SPARSE_INDEX_STEP } from './limits.js';
 import { StoreError, StoreErrorCode } from './errors.js';
-import { readSidecar, removeSidecar, writeSidecar, type SegmentSummary } from './segment-sidecar.js';
+import { readSidecar, removeSidecar, writeSidecar, writeSidecarAsync, type SegmentSummary } from './segment-sidecar.js';
 import { readJsonFile, writeJsonFileAtomic } from './atomic-file.js';
 import { viewOf } from '../common/bytes.js';
 
@@ -550,7 +550,7 @@ export class CommitLog {
       const f = seg.file;
       if (f.baseOffset >= target) break;
       if (f.flushedPosition < f.writePosition) await f.flush();
-      if (seg.sealed && !seg.summarized && f.flushedPosition === f.size && !f.isDestroyed) this.summarize(seg);
+      if (seg.sealed && !seg.summarized && f.flushedPosition === f.size && !f.isDestroyed) await this.summarizeAsync(seg);
     }
     return this.flushedOffset;
   }
@@ -562,17 +562,33 @@ export class CommitLog {
     }
   }
 
-  private summarize(seg: Segment): void {
+  private summaryOf(seg: Segment): SegmentSummary {
     const lastPos = this.entryOffset(seg.lastIndex) - seg.file.baseOffset;
-    const summary: SegmentSummary = {
+    return {
       firstIndex: seg.firstIndex,
       lastIndex: seg.lastIndex,
       lastTerm: recordTerm(seg.file.view, lastPos),
       lastCrc: recordCrc(seg.file.view, lastPos),
-      samples: seg.samples,
+      samples: [...seg.samples],
     };
-    writeSidecar(seg.file.filePath, summary);
+  }
+
+  private summarize(seg: Segment): void {
+    writeSidecar(seg.file.filePath, this.summaryOf(seg));
     seg.summarized = true;
+  }
+
+  private async summarizeAsync(seg: Segment): Promise<void> {
+    seg.summarized = true; // claimed now so a concurrent flush does not write it twice
+    const summary = this.summaryOf(seg);
+    try {
+      await writeSidecarAsync(seg.file.filePath, summary);
+    } catch (err) {
+      seg.summarized = false;
+      throw err;
+    }
+    // a truncation into this segment meanwhile removed the summary's premise: drop the file
+    if (!seg.summarized || seg.file.isDestroyed || seg.lastIndex !== summary.lastIndex) removeSidecar(seg.file.filePath);
   }
 
   // ---- retention and install --------------------------------------------------------------------------------

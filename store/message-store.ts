@@ -13,7 +13,7 @@ import { IndexService, indexKey } from './index-service.js';
 import { Dispatcher, type DispatchHooks } from './dispatcher.js';
 import { FlushMode, FlushService } from './flush-service.js';
 import { EntryType, RECORD_HEADER_BYTES } from './record.js';
-import { readJsonFile, writeJsonFileAtomic } from './atomic-file.js';
+import { readJsonFile, writeFileAtomicAsync, writeJsonFileAtomic } from './atomic-file.js';
 import { StoreErrorCode } from './errors.js';
 import {
   CHECKPOINT_INTERVAL_MS_DEFAULT,
@@ -556,7 +556,7 @@ export class MessageStore {
       await this.consumeQueues.flush();
       await this.index?.flush();
       if (this.closed) return;
-      writeJsonFileAtomic(path.join(this.options.dir, CHECKPOINT_FILE), { dispatchedIndex, commitIndex, writtenAt: this.clock() } satisfies Checkpoint);
+      await writeFileAtomicAsync(path.join(this.options.dir, CHECKPOINT_FILE), JSON.stringify({ dispatchedIndex, commitIndex, writtenAt: this.clock() } satisfies Checkpoint));
     } finally {
       this.checkpointRunning = false;
     }

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { crc32 } from '../common/crc.js';
 import { readInt64BE, writeInt64BE } from '../common/bytes.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic, writeFileAtomicAsync } from './atomic-file.js';
 
 const SIDECAR_MAGIC = 0x4c4d5149; // "LMQI"
 const SIDECAR_VERSION = 1;
@@ -25,6 +25,10 @@ export function sidecarPath(segmentPath: string): string {
 }
 
 export function writeSidecar(segmentPath: string, s: SegmentSummary): void {
+  writeFileAtomic(sidecarPath(segmentPath), encodeSidecar(s));
+}
+
+function encodeSidecar(s: SegmentSummary): Buffer {
   const buf = Buffer.alloc(FIXED_BYTES + s.samples.length * 4 + 4);
   buf.writeUInt32BE(SIDECAR_MAGIC, 0);
   buf.writeUInt32BE(SIDECAR_VERSION, 4);
@@ -35,7 +39,12 @@ export function writeSidecar(segmentPath: string, s: SegmentSummary): void {
   buf.writeUInt32BE(s.samples.length, 36);
   s.samples.forEach((p, i) => buf.writeUInt32BE(p, FIXED_BYTES + i * 4));
   buf.writeInt32BE(crc32(buf.subarray(0, buf.length - 4)), buf.length - 4);
-  writeFileAtomic(sidecarPath(segmentPath), buf);
+  return buf;
+}
+
+/** As writeSidecar, off the event loop. */
+export async function writeSidecarAsync(segmentPath: string, s: SegmentSummary): Promise<void> {
+  await writeFileAtomicAsync(sidecarPath(segmentPath), encodeSidecar(s));
 }
 
 export function readSidecar(segmentPath: string): SegmentSummary | null {
