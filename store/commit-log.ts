@@ -51,6 +51,8 @@ interface Segment {
   sealed: boolean;
   /** A summary file describing this (sealed, flushed) segment exists. */
   summarized: boolean;
+  /** Bumped by each truncation into the segment: a summary taken before describes entries that are gone. */
+  generation: number;
 }
 
 export interface EntryView {
@@ -120,6 +122,7 @@ export class CommitLog {
   private cursorOffset = -1;
   private readonly log: (message: string) => void;
   private closed = false;
+  private rewindCount = 0;
   /** Set when appends must be refused (disk full, I/O error); reads continue. */
   private refuseReason: { code: StoreErrorCode; message: string } | null = null;
 
@@ -170,6 +173,11 @@ export class CommitLog {
   /** Lowest byte offset still stored. */
   get minOffset(): number {
     return this.queue.first()?.baseOffset ?? this.meta.baseOffset;
+  }
+
+  /** Counts truncations and resets: a wait for durability registered before one may be waiting for bytes that are gone. */
+  get rewinds(): number {
+    return this.rewindCount;
   }
 
   /** Every byte below this offset is on disk. */
@@ -257,7 +265,7 @@ export class CommitLog {
     const base = seg ? seg.file.endOffset : this.meta.baseOffset - (this.meta.baseOffset % this.segmentBytes);
     const file = this.addFile(base); // may throw DISK_FULL: nothing has been written yet
     if (seg && !seg.sealed) this.seal(seg);
-    seg = { file, firstIndex: this.lastIndexValue + 1, lastIndex: this.lastIndexValue, samples: [], sealed: false, summarized: false };
+    seg = { file, firstIndex: this.lastIndexValue + 1, lastIndex: this.lastIndexValue, samples: [], sealed: false, summarized: false, generation: 0 };
     this.segments.push(seg);
     return seg;
   }
@@ -378,8 +386,9 @@ export class CommitLog {
     const file = keep.file;
     const from = newEnd - file.baseOffset;
     file.buffer.fill(0, from, file.writePosition); // nothing stale (not even the blank marker) stays readable
-    file.writePosition = from;
-    if (file.flushedPosition > from) file.flushedPosition = from;
+    file.rewindTo(from);
+    keep.generation++;
+    this.rewindCount++;
     keep.sealed = false;
     if (keep.summarized) {
       removeSidecar(file.filePath);
@@ -580,6 +589,7 @@ export class CommitLog {
 
   private async summarizeAsync(seg: Segment): Promise<void> {
     seg.summarized = true; // claimed now so a concurrent flush does not write it twice
+    const generation = seg.generation;
     const summary = this.summaryOf(seg);
     try {
       await writeSidecarAsync(seg.file.filePath, summary);
@@ -587,8 +597,12 @@ export class CommitLog {
       seg.summarized = false;
       throw err;
     }
-    // a truncation into this segment meanwhile removed the summary's premise: drop the file
-    if (!seg.summarized || seg.file.isDestroyed || seg.lastIndex !== summary.lastIndex) removeSidecar(seg.file.filePath);
+    // A truncation into this segment meanwhile removed the summary's premise: drop the file (a later flush writes
+    // a fresh one once the segment is sealed again; recovery simply scans a segment without one).
+    if (seg.generation !== generation || seg.file.isDestroyed) {
+      removeSidecar(seg.file.filePath);
+      if (!seg.file.isDestroyed) seg.summarized = false;
+    }
   }
 
   // ---- retention and install --------------------------------------------------------------------------------
@@ -653,6 +667,7 @@ export class CommitLog {
     for (const seg of this.segments) removeSidecar(seg.file.filePath);
     this.segments.length = 0;
     this.queue.destroyAll();
+    this.rewindCount++;
     this.writeMeta({ baseIndex, baseTerm, baseCrc, baseOffset });
     this.lastIndexValue = baseIndex;
     this.lastTermValue = baseTerm;
@@ -715,12 +730,19 @@ export class CommitLog {
       this.queue.dropFilesFrom(last.file.baseOffset);
     }
     this.commitIndexValue = this.meta.baseIndex;
+    // What recovery found may still sit in the page cache of a crashed process: make it durable before it counts
+    // as such (a SYNC_FLUSH node acknowledges entries as soon as they are on disk). Clean pages cost nothing here.
+    for (const seg of this.segments) {
+      if (seg.summarized) continue;
+      seg.file.flushedPosition = 0;
+      seg.file.flushSync();
+    }
   }
 
   private adoptSummary(file: MappedFile, summary: SegmentSummary): void {
     file.writePosition = file.size;
     file.flushedPosition = file.size;
-    this.segments.push({ file, firstIndex: summary.firstIndex, lastIndex: summary.lastIndex, samples: summary.samples, sealed: true, summarized: true });
+    this.segments.push({ file, firstIndex: summary.firstIndex, lastIndex: summary.lastIndex, samples: summary.samples, sealed: true, summarized: true, generation: 0 });
     this.lastIndexValue = summary.lastIndex;
     this.lastTermValue = summary.lastTerm;
     this.lastCrcValue = summary.lastCrc;
@@ -728,7 +750,7 @@ export class CommitLog {
 
   /** Scans one segment, verifying every record; returns true when the log ends inside it (torn or clean end). */
   private scanSegment(file: MappedFile, expect: ExpectedRecord): boolean {
-    const seg: Segment = { file, firstIndex: expect.index, lastIndex: expect.index - 1, samples: [], sealed: false, summarized: false };
+    const seg: Segment = { file, firstIndex: expect.index, lastIndex: expect.index - 1, samples: [], sealed: false, summarized: false, generation: 0 };
     this.segments.push(seg);
     const buf = file.buffer;
     const view = file.view;

@@ -127,8 +127,7 @@ export class ConsumeQueue {
     }
     const at = pos - last.baseOffset;
     if (at < last.writePosition) last.buffer.fill(0, at, last.writePosition);
-    last.writePosition = at;
-    if (last.flushedPosition > at) last.flushedPosition = at;
+    last.rewindTo(at);
     if (this.minLogicalOffset > queueOffset) this.minLogicalOffset = queueOffset;
   }
 

@@ -14,6 +14,9 @@ export type FlushMode = (typeof FlushMode)[keyof typeof FlushMode];
 
 interface Waiter {
   offset: number;
+  /** The log and its rewind count when the wait began: a truncation or install since then orphans the wait. */
+  log: CommitLog;
+  rewinds: number;
   since: number;
   resolve: (durable: boolean) => void;
   reject: (err: Error) => void;
@@ -56,12 +59,17 @@ export class FlushService {
     this.timer.unref();
   }
 
-  /** Resolves true once everything below `offset` is on disk, false if that took longer than the sync timeout. */
+  /**
+   * Resolves true once everything below `offset` is on disk; false if that took longer than the sync timeout, or if
+   * the log was truncated or replaced meanwhile (the bytes waited for are gone: the caller asks again for what is
+   * there now).
+   */
   waitFlushed(offset: number): Promise<boolean> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.commitLog.flushedOffset >= offset) return Promise.resolve(true);
+    const log = this.commitLog;
+    if (log.flushedOffset >= offset) return Promise.resolve(true);
     return new Promise<boolean>((resolve, reject) => {
-      this.waiters.push({ offset, since: this.options.clock(), resolve, reject });
+      this.waiters.push({ offset, log, rewinds: log.rewinds, since: this.options.clock(), resolve, reject });
       this.flushNow();
     });
   }
@@ -96,13 +104,20 @@ export class FlushService {
   }
 
   private release(flushed: number): void {
-    while (this.waiterHead < this.waiters.length && this.waiters[this.waiterHead]!.offset <= flushed) {
-      this.waiters[this.waiterHead++]!.resolve(true);
+    const log = this.commitLog;
+    while (this.waiterHead < this.waiters.length) {
+      const w = this.waiters[this.waiterHead]!;
+      // Waiters are in write order, and every one registered before a rewind is orphaned by it: they lead the queue.
+      if (w.log !== log || w.rewinds !== log.rewinds) w.resolve(false);
+      else if (w.offset <= flushed) w.resolve(true);
+      else break;
+      this.waiterHead++;
     }
     this.compact();
   }
 
   private expireWaiters(): void {
+    this.release(this.commitLog.flushedOffset);
     const deadline = this.options.clock() - this.options.syncTimeoutMs;
     while (this.waiterHead < this.waiters.length && this.waiters[this.waiterHead]!.since <= deadline) {
       this.waiters[this.waiterHead++]!.resolve(false);

@@ -46,6 +46,7 @@ export class MappedFileQueue {
       if (this.options.repairShortFiles) this.extendIfShort(filePath);
       this.files.push(MappedFile.openSync(filePath, base, this.fileSize));
     }
+    this.prepareFollowing();
   }
 
   private extendIfShort(filePath: string): void {
@@ -96,14 +97,13 @@ export class MappedFileQueue {
     const last = this.last();
     if (last && baseOffset !== last.endOffset) throw new Error(`${this.dir}: new file ${baseOffset} does not follow ${last.baseOffset}`);
     let file: MappedFile | undefined;
-    if (this.next && this.nextBase === baseOffset) {
-      // The background allocation may still be running; only adopt it if it already finished.
-      const settled = this.settledNext;
-      if (settled) file = MappedFile.adopt(settled);
-    }
-    file ??= this.options.sparse ? MappedFile.createSparse(this.dir, baseOffset, this.fileSize) : MappedFile.createSync(this.dir, baseOffset, this.fileSize);
+    // The background allocation may still be running; only adopt it if it already finished.
+    const settled = this.settledNext;
+    if (settled && this.nextBase === baseOffset) file = MappedFile.adopt(settled);
+    else if (settled) fs.rmSync(settled.tmpPath, { force: true });
     this.next = null;
     this.settledNext = null;
+    file ??= this.options.sparse ? MappedFile.createSparse(this.dir, baseOffset, this.fileSize) : MappedFile.createSync(this.dir, baseOffset, this.fileSize);
     this.files.push(file);
     if (this.options.preallocateAhead) this.prepare(baseOffset + this.fileSize);
     return file;
@@ -111,7 +111,21 @@ export class MappedFileQueue {
 
   private settledNext: PreallocatedSegment | null = null;
 
+  /**
+   * Makes sure the file after the current last one is being prepared. Needed whenever the end moves by other means
+   * than addFile (startup, truncation): otherwise the next roll creates a whole segment synchronously, which stalls
+   * the event loop for seconds on a leader (no heartbeats: an election) or a follower.
+   */
+  private prepareFollowing(): void {
+    const last = this.last();
+    if (!this.options.preallocateAhead || !last) return;
+    if (this.next && this.nextBase === last.endOffset) return;
+    this.prepare(last.endOffset);
+  }
+
   private prepare(baseOffset: number): void {
+    if (this.settledNext) fs.rmSync(this.settledNext.tmpPath, { force: true }); // prepared for an end that moved
+    this.settledNext = null;
     this.nextBase = baseOffset;
     const pending = MappedFile.preallocate(this.dir, baseOffset, this.fileSize);
     this.next = pending;
@@ -134,7 +148,12 @@ export class MappedFileQueue {
 
   /** Removes files from the end whose base offset is >= `offset` (they are destroyed once unreferenced). */
   dropFilesFrom(offset: number): void {
-    while (this.files.length > 0 && this.last()!.baseOffset >= offset) this.files.pop()!.destroy();
+    let dropped = false;
+    while (this.files.length > 0 && this.last()!.baseOffset >= offset) {
+      this.files.pop()!.destroy();
+      dropped = true;
+    }
+    if (dropped) this.prepareFollowing();
   }
 
   /** Removes the first file (retention). */

@@ -1,10 +1,11 @@
 // One preallocated, memory-mapped segment file, named by the 20-digit byte offset where it starts.
 //
 // Lifetime: mmap-io unmaps a mapping only when its Buffer (and every slice of it) has been garbage
-// collected, so a slice handed to a reader can never point at unmapped memory. What we still guard is
-// the file itself: `destroy()` (retention, truncation) unlinks the file and closes the descriptor only
-// once every holder has released its reference, so a reader that acquired the segment keeps reading
-// the bytes it was promised. Files are never shrunk while mapped (that is what turns reads into SIGBUS).
+// collected, so a slice handed to a reader can never point at unmapped memory. `destroy()` (retention,
+// truncation) unlinks the file at once, so its name is free for a new segment at the same offset, but closes
+// the descriptor only once every holder has released its reference: a reader that acquired the segment keeps
+// reading the bytes it was promised from the unlinked inode. Files are never shrunk while mapped (that is what
+// turns reads into SIGBUS).
 import fs from 'node:fs';
 import path from 'node:path';
 import { mmap } from './mmap.js';
@@ -12,6 +13,7 @@ import { PREALLOCATE_CHUNK_BYTES } from './limits.js';
 import { StoreError, StoreErrorCode, isDiskFullError } from './errors.js';
 
 const ZERO_CHUNK = Buffer.alloc(PREALLOCATE_CHUNK_BYTES);
+let preparations = 0;
 
 /** Suffixes of segment files being created: synchronously, or ahead of time in the background. */
 export const PREALLOCATING_SUFFIX = '.alloc';
@@ -41,6 +43,8 @@ export class MappedFile {
   private destroyRequested = false;
   private closed = false;
   private syncInFlight: Promise<void> | null = null;
+  /** Bumped whenever the write position moves back, so an fsync that started before cannot vouch for what follows. */
+  private rewinds = 0;
   /** A DataView over the mapping, for the hot-path codecs. */
   readonly view: DataView;
 
@@ -111,7 +115,8 @@ export class MappedFile {
    */
   static async preallocate(dir: string, baseOffset: number, size: number): Promise<PreallocatedSegment> {
     const filePath = path.join(dir, segmentFileName(baseOffset));
-    const tmpPath = filePath + PREPARING_SUFFIX;
+    // Unique per preparation: two preparations of one offset (a truncation re-rolled into it) must not share a file.
+    const tmpPath = `${filePath}.${++preparations}${PREPARING_SUFFIX}`;
     let handle: fs.promises.FileHandle | null = null;
     try {
       handle = await fs.promises.open(tmpPath, 'w+');
@@ -179,30 +184,44 @@ export class MappedFile {
   release(): void {
     if (this.refs <= 0) throw new Error(`release without acquire on ${this.filePath}`);
     this.refs--;
-    if (this.refs === 0) this.closeAndUnlink();
+    if (this.refs === 0) this.close();
   }
 
   get referenceCount(): number {
     return this.refs;
   }
 
+  /** Moves the write position back to `position` (truncation); the bytes after it no longer count as durable. */
+  rewindTo(position: number): void {
+    this.writePosition = position;
+    if (this.flushedPosition > position) this.flushedPosition = position;
+    this.rewinds++;
+  }
+
   /** Writes everything up to the write position to disk. Only one fsync runs at a time per file. */
   async flush(): Promise<number> {
-    const target = this.writePosition;
+    let target = this.writePosition;
     if (target <= this.flushedPosition || this.closed) return this.flushedPosition;
     while (this.syncInFlight) await this.syncInFlight;
-    if (target <= this.flushedPosition || this.closed) return this.flushedPosition;
+    if (this.closed) return this.flushedPosition;
+    target = this.writePosition; // what is written now is what this fsync covers
+    if (target <= this.flushedPosition) return this.flushedPosition;
+    const rewinds = this.rewinds;
     const fd = this.fd;
     this.syncInFlight = new Promise<void>((resolve, reject) => {
       fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()));
     });
     try {
       await this.syncInFlight;
-      if (target > this.flushedPosition) this.flushedPosition = target;
+      // A rewind meanwhile means bytes below `target` may have been rewritten after the fsync began: claim nothing.
+      if (rewinds === this.rewinds && target > this.flushedPosition) this.flushedPosition = Math.min(target, this.writePosition);
     } catch (err) {
+      // Closed meanwhile (deleted by retention or truncation, or shutdown): there is nothing left to make durable.
+      if (this.closed) return this.flushedPosition;
       throw new StoreError(isDiskFullError(err) ? StoreErrorCode.DISK_FULL : StoreErrorCode.IO_ERROR, `fsync of ${this.filePath} failed: ${(err as Error).message}`, { cause: err });
     } finally {
       this.syncInFlight = null;
+      if (this.closed && this.fd >= 0) this.closeFd();
     }
     return this.flushedPosition;
   }
@@ -214,23 +233,24 @@ export class MappedFile {
     this.flushedPosition = target;
   }
 
-  /** Requests deletion: the file disappears once the owner's and every reader's reference is released. */
+  /** Deletes the file now; the descriptor closes once the owner's and every reader's reference is released. */
   destroy(): void {
     if (this.destroyRequested) return;
     this.destroyRequested = true;
+    fs.rmSync(this.filePath, { force: true });
     this.release();
   }
 
-  /** Closes without deleting (store shutdown). */
+  /** Closes without deleting (store shutdown). An fsync in flight keeps the descriptor until it returns. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    fs.closeSync(this.fd);
+    if (!this.syncInFlight) this.closeFd();
   }
 
-  private closeAndUnlink(): void {
-    this.close();
-    if (this.destroyRequested) fs.rmSync(this.filePath, { force: true });
+  private closeFd(): void {
+    fs.closeSync(this.fd);
+    this.fd = -1;
   }
 }
 

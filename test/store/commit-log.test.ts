@@ -274,7 +274,7 @@ test('dropping old segments moves the first index; the base term stays known; re
   assertEntries(log, first, 400);
 });
 
-test('a reader holding a segment keeps its bytes while retention deletes it; the file goes on release', () => {
+test('a reader holding a segment keeps its bytes while retention deletes it; the name goes at once', () => {
   const log = openLog();
   appendN(log, 1, 200, 1);
   log.setCommitIndex(200);
@@ -283,12 +283,31 @@ test('a reader holding a segment keeps its bytes while retention deletes it; the
   assert.ok(file.acquire());
   const expected = Buffer.from(entry.payload);
   log.dropOldestSegment();
-  assert.ok(fs.existsSync(file.filePath), 'file kept while a reader holds it');
-  assert.ok(entry.payload.equals(expected), 'bytes intact after deletion was requested');
+  assert.ok(!fs.existsSync(file.filePath), 'the name is freed at once');
+  assert.ok(entry.payload.equals(expected), 'bytes intact while a reader holds the segment');
   assert.equal(file.acquire(), false, 'no new reader may take a segment being deleted');
   file.release();
-  assert.ok(!fs.existsSync(file.filePath), 'file removed once released');
-  assert.ok(entry.payload.equals(expected), 'a slice stays readable after unlink: the mapping lives as long as the slice');
+  assert.ok(entry.payload.equals(expected), 'a slice stays readable after release: the mapping lives as long as the slice');
+});
+
+test('a truncation that re-creates a segment a reader still holds: the reader\'s release does not delete the new file', () => {
+  const log = openLog();
+  const offsets = appendN(log, 1, 200, 1);
+  const second = log.locate(offsets[199]!).file;
+  assert.ok(second.baseOffset > 0, 'the entries span two segments');
+  const held = log.readEntry(200);
+  assert.ok(second.acquire(), 'a reader (a pull, a replication send) holds the last segment');
+  const firstInSecond = offsets.findIndex((o) => o >= second.baseOffset) + 1;
+  log.truncateFrom(firstInSecond); // drops the last segment
+  appendN(log, firstInSecond, 200, 2); // rolls into a new file with the same name
+  const again = log.locate(log.entryOffset(200)).file;
+  assert.equal(again.filePath, second.filePath);
+  second.release();
+  assert.ok(fs.existsSync(again.filePath), 'the new segment survives the old one\'s release');
+  assert.equal(held.index, 200);
+  const reopened = reopen(log);
+  assert.equal(reopened.lastIndex, 200, 'nothing lost across a restart');
+  assert.equal(reopened.term(200), 2);
 });
 
 test('batches: bounded by bytes, never crossing a segment, at least one entry', () => {
