@@ -7,7 +7,7 @@ import { parseIPv4 } from '../common/bytes.js';
 import { SEND_HEADER_V2_NAMES } from '../common/protocol.js';
 import { MESSAGE_BODY_BYTES_MAX, PROPERTIES_BYTES_MAX } from '../common/limits.js';
 import { createOffsetMessageId, uniqueIds } from '../common/message-id.js';
-import { SysFlag, resetTransactionType, type HostV4, type MessageDraft } from '../common/message.js';
+import { PropertiesTooLongError, SysFlag, draftLength, resetTransactionType, type HostV4, type MessageDraft } from '../common/message.js';
 import { decodeProperties, encodeProperties, findProperty, Prop } from '../common/properties.js';
 import { SystemTopic, dlqTopic, isSystemTopic, topicNameProblem, RETRY_GROUP_TOPIC_PREFIX } from '../common/topic.js';
 import { NotWritableError, ProposalLostError } from '../dledger/node.js';
@@ -127,8 +127,11 @@ export class SendService {
       // A half message is stored as an ordinary one; the broker decides by the TRAN_MSG property, not the sysFlag.
       const sysFlag = target.topic === SystemTopic.TRANS_HALF ? resetTransactionType(header.sysFlag, SysFlag.TRANSACTION_NOT_TYPE) : header.sysFlag;
       drafts = header.batch ? this.batchDrafts(body, header, target, rc) : [this.draft(body, header, target, rc, header.flag, sysFlag)];
+      // The client's properties were checked on the way in; UNIQ_KEY and the delay/transaction fields came since.
+      for (const d of drafts) draftLength(d);
     } catch (err) {
       if (err instanceof BadRequestError) return createResponse(request, err.code, err.message);
+      if (err instanceof PropertiesTooLongError) return createResponse(request, ResponseCode.MESSAGE_ILLEGAL, err.message);
       if (err instanceof NotWritableError) return notWritableResponse(ctx, request, err);
       throw err;
     }
@@ -158,6 +161,7 @@ export class SendService {
 
   failure(request: RemotingCommand, err: Error): RemotingCommand {
     if (err instanceof NotWritableError) return notWritableResponse(this.ctx, request, err);
+    if (err instanceof PropertiesTooLongError) return createResponse(request, ResponseCode.MESSAGE_ILLEGAL, err.message);
     if (err instanceof StoreError) {
       if (err.code === StoreErrorCode.MESSAGE_TOO_LARGE) return createResponse(request, ResponseCode.MESSAGE_ILLEGAL, err.message);
       if (err.code === StoreErrorCode.DISK_FULL || err.code === StoreErrorCode.IO_ERROR) {

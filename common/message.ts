@@ -18,6 +18,7 @@ import { readInt64BE, formatIPv4, getInt64, parseIPv4, setInt64 } from './bytes.
 import { bodyCrc } from './crc.js';
 import { decodeProperties, Prop, type Properties } from './properties.js';
 import { createOffsetMessageId } from './message-id.js';
+import { PROPERTIES_BYTES_MAX } from './limits.js';
 
 export const MESSAGE_MAGIC_V1 = 0xdaa320a7 | 0;
 export const MESSAGE_MAGIC_V2 = 0xdaa320ab | 0;
@@ -105,15 +106,34 @@ export function messageLength(topicBytes: number, bodyBytes: number, propertiesB
   return MESSAGE_FIXED_BYTES + bodyBytes + topicBytes + propertiesBytes;
 }
 
-/** Total stored size of a draft; caches the UTF-8 length of its properties on the draft. */
+/**
+ * A draft whose properties do not fit the stored layout's signed 16-bit PROPERTIESLEN. Written anyway, the length
+ * would wrap negative and the message would never decode again, so nothing like it is ever written.
+ */
+export class PropertiesTooLongError extends Error {
+  constructor(
+    readonly bytes: number,
+    readonly topic: string,
+  ) {
+    super(`the message properties are ${bytes} bytes (the broker's own properties included), more than the ${PROPERTIES_BYTES_MAX} a stored message can hold (topic ${topic})`);
+    this.name = 'PropertiesTooLongError';
+  }
+}
+
+/**
+ * Total stored size of a draft; caches the UTF-8 length of its properties on the draft.
+ * Throws PropertiesTooLongError when the properties cannot be stored.
+ */
 export function draftLength(d: MessageDraft): number {
   if (d.propertiesLength === undefined) d.propertiesLength = Buffer.byteLength(d.properties);
+  if (d.propertiesLength > PROPERTIES_BYTES_MAX) throw new PropertiesTooLongError(d.propertiesLength, d.topic);
   return messageLength(d.topicBytes.length, d.body.length, d.propertiesLength);
 }
 
 /**
  * Writes `d` at `pos` (through `view`, a DataView over the same memory as `buf`); returns the bytes written.
- * The caller checked that draftLength(d) bytes fit.
+ * The caller checked that draftLength(d) bytes fit. Throws PropertiesTooLongError (before writing anything)
+ * when the properties cannot be stored.
  */
 export function writeMessage(buf: Buffer, view: DataView, pos: number, d: MessageDraft, queueOffset: number, physicalOffset: number, storeTimestamp: number): number {
   const total = draftLength(d);
@@ -140,7 +160,7 @@ export function writeMessage(buf: Buffer, view: DataView, pos: number, d: Messag
   view.setUint8(at++, d.topicBytes.length);
   buf.set(d.topicBytes, at);
   at += d.topicBytes.length;
-  const propertiesLength = d.propertiesLength ?? Buffer.byteLength(d.properties);
+  const propertiesLength = d.propertiesLength!; // set (and checked) by draftLength above
   view.setInt16(at, propertiesLength);
   at += 2;
   if (propertiesLength > 0) (buf as unknown as Utf8Writable).utf8Write(d.properties, at, propertiesLength);

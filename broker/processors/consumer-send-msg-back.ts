@@ -2,7 +2,7 @@
 // delay (level 3 + reconsume times, unless the consumer asks for one), or to the group's DLQ once it has been
 // reconsumed maxReconsumeTimes times (or the consumer asks with a negative delay level).
 import { ResponseCode, createResponse, type Processor } from '../../remoting/index.js';
-import { decodeMessage, parseHost, type MessageDraft } from '../../common/message.js';
+import { PropertiesTooLongError, decodeMessage, draftLength, parseHost, type MessageDraft } from '../../common/message.js';
 import { encodeProperties, Prop } from '../../common/properties.js';
 import { dlqTopic, retryTopic } from '../../common/topic.js';
 import { Header, guarded } from '../headers.js';
@@ -60,6 +60,13 @@ export const consumerSendMsgBack = (ctx: BrokerContext, sends: SendService): Pro
       bodyCrc: msg.bodyCrc,
       properties,
     };
+    try {
+      // RETRY_TOPIC, ORIGIN_MESSAGE_ID and the delay fields were added to what the producer sent: check again.
+      draftLength(draft);
+    } catch (err) {
+      if (err instanceof PropertiesTooLongError) return createResponse(request, ResponseCode.MESSAGE_ILLEGAL, `cannot send message ${msg.msgId} back: ${err.message}`);
+      throw err;
+    }
     try {
       await ctx.raft.proposeMessages([draft]);
     } catch (err) {
