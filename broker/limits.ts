@@ -36,3 +36,9 @@ export const GROUP_MEMBERS_MAX = 10_000;
 export const SCHEDULE_DELIVERIES_PER_SCAN_MAX = 256;
 /** How often delay levels are scanned for due messages. */
 export const SCHEDULE_SCAN_INTERVAL_MS = 100;
+/** Half-queue offsets one transaction check round looks at, resolved ones included (the next round resumes). */
+export const TXN_SCAN_OFFSETS_PER_ROUND_MAX = 10_000;
+/** Half messages one check round parks at most (each also bounded by the commit log's record size). */
+export const TXN_PARKED_PER_ROUND_MAX = 64;
+/** Half-queue offsets a `txn list` looks at, from the lowest unresolved one. */
+export const TXN_LIST_SCAN_OFFSETS_MAX = 100_000;

@@ -18,7 +18,9 @@ export type StateOp =
   | { t: 'groupDelete'; group: string }
   | { t: 'offsets'; group: string; topic: string; queues: Record<string, number> }
   /** The leader's transaction check service sent back-checks for these half messages. */
-  | { t: 'txnChecks'; items: Array<{ o: number; checks: number; next: number }> };
+  | { t: 'txnChecks'; items: Array<{ o: number; checks: number; next: number }> }
+  /** Half offsets below `to` no longer exist on the leader (retention): every node forgets them alike. */
+  | { t: 'txnSkip'; to: number };
 
 export interface StateEntry {
   ops: StateOp[];
@@ -129,6 +131,9 @@ export class ReplicatedState {
         break;
       case 'txnChecks':
         for (const item of op.items) this.txn.recordCheck(item.o, { checks: item.checks, nextCheckAt: item.next });
+        break;
+      case 'txnSkip':
+        this.txn.skipTo(op.to);
         break;
     }
     for (const l of this.listeners) l(op);

@@ -4,7 +4,8 @@
 // STATE entries; so a new leader knows exactly what is pending and never commits a transaction twice.
 //
 // Memory stays bounded by the number of pending transactions: resolved offsets below the lowest pending one fold
-// into a watermark.
+// into a watermark. The lowest pending one cannot stay pending forever: checks count even when no producer can be
+// asked, so it is parked after checkMax of them; offsets retention deleted are skipped by a replicated STATE op.
 
 export const TxnDecision = {
   COMMIT: 'commit',
@@ -54,6 +55,11 @@ export class TransactionState {
     this.resolved.set(halfOffset, decision);
     this.checks.delete(halfOffset);
     if (decision === TxnDecision.PARKED) this.parkedCount++;
+    this.fold();
+  }
+
+  /** Moves the watermark over the resolved offsets right above it. */
+  private fold(): void {
     while (this.resolved.has(this.watermark)) {
       this.remember(this.watermark, this.resolved.get(this.watermark)!);
       this.resolved.delete(this.watermark++);
@@ -67,14 +73,15 @@ export class TransactionState {
 
   /**
    * Moves the watermark past half offsets that no longer exist (retention deleted the start of the half queue),
-   * so they are not looked for again.
+   * so they are not looked for again. Applied from a replicated STATE op, so followers forget them too. Costs the
+   * size of the maps, not the size of the gap (which may be millions of offsets).
    */
   skipTo(minHalfOffset: number): void {
-    while (this.watermark < minHalfOffset) {
-      this.resolved.delete(this.watermark);
-      this.checks.delete(this.watermark);
-      this.watermark++;
-    }
+    if (minHalfOffset <= this.watermark) return;
+    for (const o of this.resolved.keys()) if (o < minHalfOffset) this.resolved.delete(o);
+    for (const o of this.checks.keys()) if (o < minHalfOffset) this.checks.delete(o);
+    this.watermark = minHalfOffset;
+    this.fold();
   }
 
   checkRecord(halfOffset: number): TxnCheckRecord | undefined {
