@@ -6,7 +6,7 @@ import path from 'node:path';
 import { RemotingClient, RemotingServer, createRequest, ResponseCode, type Logger } from '../remoting/index.js';
 import { MessageStore } from '../store/message-store.js';
 import { EntryType } from '../store/record.js';
-import { RaftNode, type MembershipEntryPayload } from '../dledger/node.js';
+import { RaftNode, raftDir, recoverInstall, type MembershipBase, type MembershipEntryPayload } from '../dledger/node.js';
 import { RAFT_STATUS_CODE } from '../dledger/limits.js';
 import type { ConfEntry, NodeId } from '../dledger/core/index.js';
 import { decodeMessage, parseHost } from '../common/message.js';
@@ -59,6 +59,16 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
   const delayLevelsMs = parseDelayLevels(config.messageDelayLevels);
 
   const state = new ReplicatedState(config.dataDir, clock);
+  const storeDir = path.join(config.dataDir, 'store');
+  /** The replicated state a segment install brings, saved at once (the installed log starts after what it covers). */
+  const adoptInstalledState = (buf: Buffer, membershipBase: MembershipBase): void => {
+    state.restore(JSON.parse(buf.toString('utf8')) as Parameters<ReplicatedState['restore']>[0]);
+    state.raftMembership = membershipBase;
+    state.snapshotIndex = -1; // force the save
+    state.saveSnapshot();
+  };
+  // Before the store opens: a crash during a segment install left the store and state.json half-replaced.
+  recoverInstall({ raftDir: raftDir(config.dataDir), storeDir, installState: adoptInstalledState, log });
   const snapshotIndex = state.load();
   let raft: RaftNode | undefined;
   // Bound after the metrics exist; observations before that (none are possible before start) are dropped.
@@ -68,7 +78,7 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
   const systemTopics = new Set<string>([SystemTopic.SCHEDULE_PROGRESS, SystemTopic.TRANS_OP_HALF]);
 
   const store = MessageStore.open({
-    dir: path.join(config.dataDir, 'store'),
+    dir: storeDir,
     segmentBytes: config.segmentBytes,
     flushMode: config.flushMode,
     flushIntervalMs: config.flushIntervalMs,
@@ -111,7 +121,7 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
   const restoredMembership = state.raftMembership as { entry: ConfEntry; addresses: Record<NodeId, string> } | undefined;
   raft = new RaftNode({
     id: config.raftId,
-    dir: path.join(config.dataDir, 'raft'),
+    dir: raftDir(config.dataDir),
     store,
     peers: config.raftPeers,
     host: config.host,
@@ -121,10 +131,8 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
     join: config.raftJoin,
     snapshotState: () => Buffer.from(JSON.stringify(state.snapshot())),
     onCommitLatency: (ms) => commitLatency.observe(ms / 1000),
-    installState: (buf) => {
-      state.restore(JSON.parse(buf.toString('utf8')) as Parameters<ReplicatedState['restore']>[0]);
-      state.snapshotIndex = -1; // force the next save
-      state.saveSnapshot();
+    installState: (buf, membershipBase) => {
+      adoptInstalledState(buf, membershipBase);
       registrar?.registerSoon();
     },
     tickMs: config.tickMs,
@@ -137,7 +145,9 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
   const server = new RemotingServer({ host: config.host, port: config.port, logger: warnLogger });
   const port = await server.listen();
   const brokerAddr = `${config.advertisedHost}:${port}`;
-  const leaderAddrs = new Map<NodeId, string>([[config.raftId, brokerAddr]]);
+  /** Client-facing address of each leader we learned of, with the Raft address it was learned through. */
+  const leaderAddrs = new Map<NodeId, { raftAddr: string | undefined; brokerAddr: string }>();
+  const learning = new Set<NodeId>();
 
   const consumers = new ConsumerRegistry(log);
   const producers = new ProducerRegistry();
@@ -199,7 +209,12 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
     log,
     leaderBrokerAddr: () => {
       const leader = node.leaderId;
-      return leader ? (leaderAddrs.get(leader) ?? null) : null;
+      if (!leader) return null;
+      if (leader === config.raftId) return brokerAddr;
+      const known = leaderAddrs.get(leader);
+      if (known && known.raftAddr === node.raftAddressOf(leader)) return known.brokerAddr;
+      learnLeaderAddr(leader); // moved (membership change): ask again
+      return null;
     },
   };
 
@@ -217,22 +232,33 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
 
   const schedule = new ScheduleService(ctx);
 
-  /** Learns the client-facing address of a leader from its Raft port (cached per node id). */
-  const learnLeaderAddr = (leader: NodeId | null): void => {
-    if (!leader || leaderAddrs.has(leader)) return;
+  /**
+   * Learns the client-facing address of a leader from its Raft port. Asked again on every leader change (a
+   * restarted node may listen elsewhere); a failed question forgets what was known.
+   */
+  function learnLeaderAddr(leader: NodeId | null): void {
+    if (!leader || leader === config.raftId || learning.has(leader)) return;
+    const raftAddr = node.raftAddressOf(leader);
+    learning.add(leader);
     node.transport
       .request(leader, createRequest(RAFT_STATUS_CODE), 2000)
       .then((response) => {
-        if (response.code !== ResponseCode.SUCCESS || !Buffer.isBuffer(response.body)) return;
+        if (response.code !== ResponseCode.SUCCESS || !Buffer.isBuffer(response.body)) throw new Error(`status answer ${response.code}`);
         const body = JSON.parse(response.body.toString('utf8')) as RaftStatusBody;
-        leaderAddrs.set(leader, body.brokerAddr);
+        leaderAddrs.set(leader, { raftAddr, brokerAddr: body.brokerAddr });
       })
-      .catch(() => undefined);
-  };
+      .catch(() => leaderAddrs.delete(leader))
+      .finally(() => learning.delete(leader));
+  }
 
   node.on('role', (_role, _term, leaderId) => {
     learnLeaderAddr(leaderId);
     registrar.registerSoon();
+  });
+  node.on('fatal', (err) => {
+    // The node stopped on purpose (e.g. a segment install failed half-way): a restart finishes or repairs it.
+    logger.warn(`${prefix} stopping the broker: ${err.message}`);
+    process.exit(70);
   });
   node.on('leaderReady', (term) => {
     log(`leader of ${config.brokerName} in term ${term}, ready to serve writes`);
@@ -256,7 +282,8 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
     timers.push(t);
   };
   every(STATE_SNAPSHOT_INTERVAL_MS, () => {
-    state.saveSnapshotAsync().catch((err: Error) => logger.warn(`${prefix} state snapshot failed: ${err.message}`));
+    // The log is flushed first: a snapshot must never cover entries a power loss could take from the log.
+    state.saveSnapshotAsync(() => store.commitLog.flush()).catch((err: Error) => logger.warn(`${prefix} state snapshot failed: ${err.message}`));
   });
   every(CLIENT_SCAN_INTERVAL_MS, () => {
     const now = clock();
@@ -288,6 +315,7 @@ export async function startBroker(config: BrokerConfig, logger: BrokerLogger = c
         await namesrvClient.close();
         await node.close();
         try {
+          store.commitLog.flushSync(); // what the snapshot covers is on disk before it
           state.saveSnapshot();
         } catch (err) {
           logger.warn(`${prefix} final state snapshot failed: ${(err as Error).message}`);

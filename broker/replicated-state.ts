@@ -4,7 +4,7 @@
 // one stopped. A snapshot (state.json, with the index it covers) lets restart skip what was applied before, and
 // bounds retention: the log is never deleted beyond the last snapshot.
 import path from 'node:path';
-import { readJsonFile, writeFileAtomicAsync, writeJsonFileAtomic } from '../store/atomic-file.js';
+import { readJsonFile, removeStaleTemps, writeFileAtomicAsync, writeJsonFileAtomic } from '../store/atomic-file.js';
 import { TopicTable, type TopicConfig } from './topic-config.js';
 import { ConsumerOffsetTable } from './consumer-offsets.js';
 import { SubscriptionGroupTable, type SubscriptionGroupConfig } from './subscription-groups.js';
@@ -69,6 +69,7 @@ export class ReplicatedState {
 
   /** Loads the snapshot, if any; returns the index it covers. */
   load(): number {
+    removeStaleTemps(path.join(this.dir, SNAPSHOT_FILE));
     const snap = readJsonFile<StateSnapshot>(path.join(this.dir, SNAPSHOT_FILE));
     if (!snap) return 0;
     this.restore(snap);
@@ -157,10 +158,17 @@ export class ReplicatedState {
     };
   }
 
-  /** Writes the snapshot atomically, synchronously (shutdown, segment install). */
+  /** Bumped by every snapshot write; an asynchronous write renames only if no write started after it. */
+  private writeGeneration = 0;
+
+  /**
+   * Writes the snapshot atomically, synchronously (shutdown, segment install). The caller makes sure the log
+   * holds everything the snapshot covers durably first.
+   */
   saveSnapshot(): void {
     if (this.appliedIndex === this.snapshotIndex) return;
     const snap = this.snapshot();
+    this.writeGeneration++;
     writeJsonFileAtomic(path.join(this.dir, SNAPSHOT_FILE), snap);
     this.snapshotIndex = snap.appliedIndex;
   }
@@ -168,15 +176,19 @@ export class ReplicatedState {
   private saving: Promise<void> | null = null;
 
   /**
-   * The periodic snapshot: captured now (synchronously, so it is consistent), written off the event loop.
-   * `snapshotIndex`, which bounds retention, moves only once the file is durable.
+   * The periodic snapshot: captured now (synchronously, so it is consistent), written off the event loop once
+   * `durable` resolved (the log must hold what the snapshot covers: after a power loss a snapshot ahead of the
+   * log could not be used). `snapshotIndex`, which bounds retention, moves only once the file is durable. A
+   * synchronous save meanwhile (e.g. a segment install) wins: this one is then dropped.
    */
-  saveSnapshotAsync(): Promise<void> {
+  saveSnapshotAsync(durable: () => Promise<unknown> = () => Promise.resolve()): Promise<void> {
     if (this.saving || this.appliedIndex === this.snapshotIndex) return this.saving ?? Promise.resolve();
     const snap = this.snapshot();
-    this.saving = writeFileAtomicAsync(path.join(this.dir, SNAPSHOT_FILE), JSON.stringify(snap))
-      .then(() => {
-        if (snap.appliedIndex > this.snapshotIndex) this.snapshotIndex = snap.appliedIndex;
+    const generation = ++this.writeGeneration;
+    this.saving = durable()
+      .then(() => writeFileAtomicAsync(path.join(this.dir, SNAPSHOT_FILE), JSON.stringify(snap), () => generation === this.writeGeneration))
+      .then((written) => {
+        if (written && snap.appliedIndex > this.snapshotIndex) this.snapshotIndex = snap.appliedIndex;
       })
       .finally(() => {
         this.saving = null;

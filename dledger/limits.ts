@@ -18,5 +18,14 @@ export const TXN_LIST_CODE = 10_006;
 export const RAFT_INSTALL_CHUNK_CODE = 10_005;
 /** Bytes per segment-install chunk. */
 export const INSTALL_CHUNK_BYTES = 1024 * 1024;
-/** Peer messages buffered per peer while its connection is down (older ones are dropped: Raft retries). */
-export const PEER_OUTBOX_MAX = 1024;
+/** A staged segment install that receives no chunk for this long is dropped (its sender is gone). */
+export const INSTALL_IDLE_MS = 60_000;
+/** Largest queue table (end of every consume queue, JSON) a segment install may carry. */
+export const INSTALL_QUEUE_TABLE_BYTES_MAX = 256 * 1024 * 1024;
+/** Answers held until the log is durable (SYNC_FLUSH); beyond it new ones are dropped (Raft retries). */
+export const DEFERRED_SENDS_MAX = 65_536;
+/**
+ * Ticks a leader may go without being able to append (its no-op or anything else refused by the store) before
+ * it hands leadership to another voter, so the group stays writable.
+ */
+export const LEADER_UNWRITABLE_TICKS = 20;

@@ -7,14 +7,20 @@
 //  - proposals are queued and written in batches, once per event-loop turn, each batch followed at once by the
 //    core's `appended` event (R5);
 //  - the leader appends its no-op right after becoming leader (R6) and reports itself "ready" only once the
-//    no-op is committed and dispatched, so a new leader never serves routes before its consume queues caught up.
+//    no-op is committed and dispatched, so a new leader never serves routes before its consume queues caught up;
+//    a no-op the store refuses is retried, and a leader that cannot append for LEADER_UNWRITABLE_TICKS hands
+//    leadership to another voter;
+//  - nothing the store throws leaves the driver (R1): an append the store could not take is dropped before the
+//    core sees it, and if executing actions fails anyway the core is rebuilt from the durable log and hard state
+//    (what a restart would do); a failure that leaves the store unusable (half an install) stops the node
+//    (`fatal`), and the next start finishes the install (recoverInstall).
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { MessageStore, AppendMessagesResult } from '../store/message-store.js';
+import { MessageStore, type AppendMessagesResult } from '../store/message-store.js';
 import type { AppendResult } from '../store/commit-log.js';
-import { EntryType, RecOff } from '../store/record.js';
+import { EntryType, RECORD_HEADER_BYTES, RecOff } from '../store/record.js';
 import { StoreError } from '../store/errors.js';
 import { FlushMode } from '../store/flush-service.js';
 import type { MessageDraft } from '../common/message.js';
@@ -35,14 +41,34 @@ import {
   type MembershipState,
   type Message,
   type NodeId,
+  type Prng,
   type RaftConfig,
   type RaftStatus,
 } from './core/index.js';
 import { HardStateFile } from './hard-state.js';
-import { InstallReceiver, sendInstall, CHUNK_TIMEOUT_MS, type InstallBegin } from './segment-install.js';
+import {
+  InstallReceiver,
+  sendInstall,
+  CHUNK_TIMEOUT_MS,
+  STAGED_STATE_FILE,
+  clearInstallMarker,
+  installedMembership,
+  readInstallMarker,
+  removeStagedInstalls,
+  stagedDirOf,
+  writeInstallMarker,
+  type InstallBegin,
+  type StagedInstall,
+} from './segment-install.js';
 import { RaftTransport } from './transport.js';
 import type { AppendPayload } from './wire.js';
-import { PROPOSALS_QUEUED_MAX, RAFT_INSTALL_CHUNK_CODE, TICK_MS_DEFAULT } from './limits.js';
+import { DEFERRED_SENDS_MAX, LEADER_UNWRITABLE_TICKS, PROPOSALS_QUEUED_MAX, RAFT_INSTALL_CHUNK_CODE, TICK_MS_DEFAULT } from './limits.js';
+
+/** Membership in effect at a committed index, with every member's Raft address (the owner checkpoints it). */
+export interface MembershipBase {
+  entry: ConfEntry;
+  addresses: Record<NodeId, string>;
+}
 
 export interface RaftNodeOptions {
   id: NodeId;
@@ -55,15 +81,18 @@ export interface RaftNodeOptions {
   host: string;
   port: number;
   /** Membership in effect at `base.index` and the peer addresses then (restored from the broker's state snapshot). */
-  membershipBase?: { entry: ConfEntry; addresses: Record<NodeId, string> };
+  membershipBase?: MembershipBase;
   /** An index known to be committed (the applied checkpoint). */
   appliedIndex?: number;
   /** This node joins an existing group: it starts as a learner of the other peers' group and never campaigns. */
   join?: boolean;
   /** The owner's replicated state, serialized, for a segment install to a follower (leader side). */
   snapshotState?: () => Buffer;
-  /** Adopts replicated state received with a segment install (follower side). */
-  installState?: (state: Buffer) => void;
+  /**
+   * Adopts replicated state received with a segment install (follower side) and saves it durably, with the
+   * membership base the install leaves (the configuration at the snapshot entry). Also called by recoverInstall.
+   */
+  installState?: (state: Buffer, membershipBase: MembershipBase) => void;
   /** Called for each committed proposal with the time from writing it on the leader to its commit (ms). */
   onCommitLatency?: (ms: number) => void;
   tickMs?: number;
@@ -115,6 +144,8 @@ export interface RaftNodeEvents {
   /** This node leads and has committed and dispatched its no-op: it may serve writes and be routed to. */
   leaderReady: [term: number];
   leaderLost: [];
+  /** The node stopped for good (see the header); restart the process. */
+  fatal: [error: Error];
 }
 
 const DRAIN = Symbol('drain-proposals');
@@ -123,13 +154,17 @@ type QueuedInput = Input | typeof DRAIN | typeof TICK;
 
 export class RaftNode extends EventEmitter<RaftNodeEvents> {
   readonly id: NodeId;
-  readonly core: RaftCore;
   readonly transport: RaftTransport;
+  private coreValue: RaftCore;
+  private readonly dir: string;
   private readonly store: MessageStore;
   private readonly hardState: HardStateFile;
   private readonly logger: Logger;
   private readonly tickMs: number;
   private readonly syncFlush: boolean;
+  private readonly rng: Prng;
+  private readonly coreConfig: Partial<RaftConfig> | undefined;
+  private readonly logView: LogView;
   private addresses: Map<NodeId, string>;
 
   private readonly inputs: QueuedInput[] = [];
@@ -137,43 +172,63 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private proposals: Proposal[] = [];
   private drainScheduled = false;
   private readonly written: Written[] = [];
-  private readonly appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
+  private readonly appliedWaiters: Array<{ index: number; resolve: () => void; reject: (e: Error) => void }> = [];
 
   /** Persistence actions executed / known durable (R2, R3). */
   private epoch = 0;
   private durableEpoch = 0;
   private readonly deferred: Array<{ epoch: number; message: Message }> = [];
-  private flushInFlight = false;
+  /** The SYNC_FLUSH wait in flight; one started before the log last shrank is superseded (see afterActions). */
+  private flushWait: { generation: number } | null = null;
+  /** Bumped whenever the log's end can move back (truncation, install, rebuild). */
+  private logGeneration = 0;
+  private flushFailed = false;
   private reportedDurable = { index: -1, term: -1 };
 
   private noopNeeded = false;
+  private noopFailure: string | null = null;
   private noopIndex = 0;
   private ready = false;
+  private unwritableTicks = 0;
+  private lastTransferTarget: NodeId | null = null;
+  /** Logged that no voter can take over (once per episode). */
+  private alone = false;
   private appliedIndexValue: number;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Between the install marker and its removal: a failure here cannot be undone by rebuilding the core. */
+  private adopting = false;
+  private lastDropReason: string | null = null;
 
   private readonly installer: InstallReceiver;
-  private pendingInstall: { begin: InstallBegin; dir: string; state: Buffer } | null = null;
+  private pendingInstall: StagedInstall | null = null;
   private readonly installing = new Set<NodeId>();
   private readonly snapshotState: (() => Buffer) | undefined;
-  private readonly installState: ((state: Buffer) => void) | undefined;
+  private readonly installState: ((state: Buffer, membershipBase: MembershipBase) => void) | undefined;
   private readonly onCommitLatency: ((ms: number) => void) | undefined;
 
-  // counters for metrics
+  // counters for metrics (and tests)
   segmentInstallsSent = 0;
   leaderChanges = 0;
   proposalsRefused = 0;
+  appendsDropped = 0;
+  deferredDropped = 0;
+  coreRebuilds = 0;
   readonly commitLatency: Array<number> = [];
 
   constructor(options: RaftNodeOptions) {
     super();
     this.id = options.id;
+    this.dir = options.dir;
     this.store = options.store;
     this.logger = options.logger;
     this.tickMs = options.tickMs ?? TICK_MS_DEFAULT;
     this.syncFlush = options.store.flushMode === FlushMode.SYNC;
     fs.mkdirSync(options.dir, { recursive: true });
+    if (readInstallMarker(options.dir)) {
+      throw new Error(`${options.dir} holds an interrupted segment install: finish it with recoverInstall() before opening the store`);
+    }
+    removeStagedInstalls(options.dir);
     this.hardState = new HardStateFile(options.dir);
     const log = options.store.commitLog;
     this.appliedIndexValue = options.appliedIndex ?? 0;
@@ -181,21 +236,24 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.addresses = membership.addresses;
     // Read through the store each time: a segment install replaces its commit log.
     const store = options.store;
-    const logView: LogView = {
+    this.logView = {
       firstIndex: () => store.commitLog.firstIndex,
       lastIndex: () => store.commitLog.lastIndex,
       term: (index) => store.commitLog.term(index),
       batchEnd: (from, maxBytes) => store.commitLog.batchEnd(from, maxBytes),
     };
-    this.core = new RaftCore({
-      id: options.id,
-      log: logView,
-      rng: new SeededPrng(options.seed ?? randomInt(0, 2 ** 47)),
-      hardState: this.hardState.value,
-      membership: membership.state,
-      commitIndex: Math.min(Math.max(log.commitIndex, this.appliedIndexValue), log.lastIndex),
-      config: options.config,
-    });
+    this.rng = new SeededPrng(options.seed ?? randomInt(0, 2 ** 47));
+    this.coreConfig = options.config;
+    const baseIndex = membership.state.base.index;
+    if (baseIndex > log.lastIndex) {
+      throw new Error(
+        `the saved membership covers entry ${baseIndex} but the log ends at entry ${log.lastIndex}: committed entries are missing ` +
+          `(a power loss under ASYNC_FLUSH?); remove this node's data directory and add the node to its group again`,
+      );
+    }
+    // The base is committed (the owner saved it with applied state), so the commit index starts at least there.
+    this.coreValue = this.newCore(membership.state, Math.min(Math.max(log.commitIndex, this.appliedIndexValue, baseIndex), log.lastIndex));
+    this.store.setCommitIndex(this.coreValue.commitIndex);
     this.transport = new RaftTransport({
       self: options.id,
       host: options.host,
@@ -213,13 +271,32 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.installer = new InstallReceiver(
       options.dir,
       (staged) => {
+        if (this.closed) return;
         // Stage it, then let the core decide; an install it does not adopt is dropped after that call.
+        this.dropStagedInstall();
         this.pendingInstall = staged;
         this.feed(staged.begin.message);
       },
       (m) => this.logger.warn(`raft: ${m}`),
     );
     this.transport.registerProcessor(RAFT_INSTALL_CHUNK_CODE, (request) => this.installer.handle(request));
+  }
+
+  /** The Raft core; replaced when the driver rebuilds it after a failure. */
+  get core(): RaftCore {
+    return this.coreValue;
+  }
+
+  private newCore(membership: MembershipState, commitIndex: number): RaftCore {
+    return new RaftCore({
+      id: this.id,
+      log: this.logView,
+      rng: this.rng,
+      hardState: this.hardState.value,
+      membership,
+      commitIndex,
+      config: this.coreConfig,
+    });
   }
 
   /**
@@ -231,18 +308,22 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       ? { voters: [...options.peers.keys()].filter((id) => id !== options.id).sort(), learners: [options.id] }
       : { voters: [...options.peers.keys()].sort(), learners: [] };
     const base = options.membershipBase ?? { entry: { index: 0, membership: initial }, addresses: Object.fromEntries(options.peers) };
-    const log = options.store.commitLog;
     const addresses = new Map(Object.entries(base.addresses));
+    return { state: { base: base.entry, entries: this.confEntriesAbove(base.entry.index, addresses) }, addresses };
+  }
+
+  /** The configuration entries in the log above `index`; their addresses are added to `addresses`. */
+  private confEntriesAbove(index: number, addresses: Map<NodeId, string>): ConfEntry[] {
+    const log = this.store.commitLog;
     const entries: ConfEntry[] = [];
-    const from = Math.max(base.entry.index + 1, log.firstIndex);
-    for (let index = from; index <= log.lastIndex; index++) {
-      const e = log.readEntry(index);
+    for (let at = Math.max(index + 1, log.firstIndex); at <= log.lastIndex; at++) {
+      const e = log.readEntry(at);
       if (e.type !== EntryType.MEMBERSHIP) continue;
       const payload = JSON.parse(e.payload.toString('utf8')) as MembershipEntryPayload;
-      entries.push({ index, membership: payload.membership });
+      entries.push({ index: at, membership: payload.membership });
       for (const [id, addr] of Object.entries(payload.addresses)) addresses.set(id, addr);
     }
-    return { state: { base: base.entry, entries }, addresses };
+    return entries;
   }
 
   async start(): Promise<void> {
@@ -314,6 +395,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
 
   /** Why a proposal would be refused now, or null. */
   writeRefusal(): string | null {
+    if (this.closed) return 'shuttingDown';
     if (!this.core.isLeader) return this.core.leaderId ? 'notLeader' : 'noLeader';
     if (!this.ready) return 'leaderNotReady';
     return this.core.canPropose();
@@ -341,10 +423,11 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     }
   }
 
-  /** Resolves once the entry at `index` has been applied (dispatched) on this node. */
+  /** Resolves once the entry at `index` has been applied (dispatched) on this node; rejects if the node closes first. */
   waitApplied(index: number): Promise<void> {
     if (index <= this.appliedIndexValue) return Promise.resolve();
-    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
+    if (this.closed) return Promise.reject(new Error('the Raft node is closed'));
+    return new Promise((resolve, reject) => this.appliedWaiters.push({ index, resolve, reject }));
   }
 
   /** The dispatcher applied entries up to `index` (called by the owner's dispatch hook). */
@@ -390,10 +473,11 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       while (this.inputs.length > 0 && !this.closed) {
         const input = this.inputs.shift()!;
         if (input === TICK) {
-          this.execute(this.core.tick());
-        }
-        else if (input === DRAIN) this.writeProposals();
-        else this.execute(this.core.step(input));
+          this.checkLeaderWritable();
+          this.drive(() => this.core.tick());
+        } else if (input === DRAIN) this.writeProposals();
+        else if (this.admit(input)) this.drive(() => this.core.step(input));
+        if (this.closed) break;
         if (this.noopNeeded) this.writeNoop();
         if (this.pendingInstall && input !== DRAIN && input !== TICK && input.type === 'installSnapshot') this.dropStagedInstall();
         this.afterActions();
@@ -403,6 +487,82 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     }
   }
 
+  /** One call into the core and the execution of its actions; a failure is contained here (R1). */
+  private drive(call: () => Action[]): void {
+    try {
+      this.execute(call());
+    } catch (err) {
+      this.recover(err as Error);
+    }
+  }
+
+  /**
+   * Whether a peer message may reach the core. An append is checked before the core sees it, because the core
+   * takes an append as written (it may advance its commit index over it): malformed records, or a store that
+   * cannot take them now, make it a lost message instead (the leader retries).
+   */
+  private admit(input: Input): boolean {
+    if (input.type !== 'append' || input.lastIndex <= input.prevIndex) return true;
+    const payload = input.payload as AppendPayload | undefined;
+    const problem = payload
+      ? (appendPayloadProblem(input.prevIndex, input.lastIndex, payload.bytes) ?? this.store.replicatedWriteProblem(payload.offset, payload.bytes.length))
+      : 'no entry bytes';
+    if (problem === null) {
+      this.lastDropReason = null;
+      return true;
+    }
+    this.appendsDropped++;
+    if (problem !== this.lastDropReason) {
+      this.lastDropReason = problem;
+      this.logger.warn(`raft: dropping appends from ${input.from} (first: entries ${input.prevIndex + 1}..${input.lastIndex}): ${problem}`);
+    }
+    return false;
+  }
+
+  private recover(err: Error): void {
+    if (this.closed) return;
+    if (this.adopting) {
+      this.fatal(`a segment install failed half-way (${err.message})`);
+      return;
+    }
+    this.coreRebuilds++;
+    this.logger.warn(`raft: executing the Raft core's actions failed (${err.message}); rebuilding the Raft state from the durable log and hard state`);
+    try {
+      this.rebuildCore();
+    } catch (rebuildErr) {
+      this.fatal(`cannot rebuild the Raft state after a failure (${err.message}): ${(rebuildErr as Error).message}`);
+    }
+  }
+
+  /**
+   * Replaces the core with one built from durable state only (R10), as a restart would: the hard state file,
+   * the log as stored, the last committed membership base plus the configuration entries in the log.
+   */
+  private rebuildCore(): void {
+    const log = this.store.commitLog;
+    // Under SYNC_FLUSH the new core counts the whole log as durable: make it so (a failing disk stops us here).
+    if (this.syncFlush) log.flushSync();
+    const base = this.core.membershipState().base;
+    if (base.index > log.lastIndex) throw new Error(`the membership base ${base.index} lies beyond the log (last entry ${log.lastIndex})`);
+    const entries = this.confEntriesAbove(base.index, this.addresses);
+    this.transport.setPeers(this.addresses);
+    this.coreValue = this.newCore({ base, entries }, Math.min(Math.max(log.commitIndex, base.index), log.lastIndex));
+    this.logGeneration++;
+    this.noopNeeded = false;
+    this.noopFailure = null;
+    this.unwritableTicks = 0;
+    this.reportedDurable = { index: -1, term: -1 };
+    if (this.syncFlush) this.markDurable(this.epoch, log.lastIndex, log.lastTerm);
+    this.onRoleChanged(this.core.publicRole(), this.core.term, null);
+  }
+
+  private fatal(reason: string): void {
+    if (this.closed) return;
+    this.logger.warn(`raft: FATAL: ${reason}. This node stops; restart it (an interrupted segment install is finished at startup)`);
+    void this.close().catch(() => undefined);
+    this.emit('fatal', new Error(reason));
+  }
+
   private execute(actions: Action[]): void {
     for (const a of actions) {
       switch (a.type) {
@@ -410,6 +570,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
           this.hardState.save({ term: a.term, votedFor: a.votedFor });
           break;
         case 'truncate':
+          this.logGeneration++;
           this.store.truncateFrom(a.fromIndex);
           this.failWrittenFrom(a.fromIndex);
           this.epoch++;
@@ -419,11 +580,12 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
           this.epoch++;
           break;
         case 'installSnapshot':
-          this.adoptInstall(a.index, a.term);
+          this.logGeneration++;
+          this.adoptInstall(a.index, a.term, a.membership);
           this.epoch++;
           break;
         case 'send':
-          if (a.afterPersist && this.durableEpoch < this.epoch) this.deferred.push({ epoch: this.epoch, message: a.message });
+          if (a.afterPersist && this.durableEpoch < this.epoch) this.defer(a.message);
           else this.transmit(a.message);
           break;
         case 'sendSnapshot':
@@ -442,14 +604,27 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     }
   }
 
+  /** Holds an answer until the log is durable (R3); bounded, and pointless once flushing failed for good. */
+  private defer(message: Message): void {
+    if (this.flushFailed || this.deferred.length >= DEFERRED_SENDS_MAX) {
+      this.deferredDropped++;
+      return;
+    }
+    this.deferred.push({ epoch: this.epoch, message });
+  }
+
   private transmit(message: Message): void {
     if (message.type === 'append' && message.lastIndex > message.prevIndex) {
-      const batch = this.store.commitLog.readBatch(message.prevIndex + 1, Number.MAX_SAFE_INTEGER, message.lastIndex);
+      const log = this.store.commitLog;
+      const batch = log.readBatch(message.prevIndex + 1, Number.MAX_SAFE_INTEGER, message.lastIndex);
       if (batch.lastIndex !== message.lastIndex) {
         // The core bounded the batch with batchEnd, so this is a contract violation, not an operating error.
         throw new Error(`append ${message.prevIndex + 1}..${message.lastIndex} does not fit one segment batch (got ..${batch.lastIndex})`);
       }
-      message.payload = { offset: batch.offset, bytes: batch.bytes } satisfies AppendPayload;
+      // Committed bytes never change and go out straight from the mapped file. Uncommitted ones are copied: if
+      // this leader is deposed while the frame waits behind a slow socket, a truncation zero-fills them in place.
+      const bytes = message.lastIndex > log.commitIndex ? Buffer.from(batch.bytes) : batch.bytes;
+      message.payload = { offset: batch.offset, bytes } satisfies AppendPayload;
     }
     this.transport.send(message);
   }
@@ -474,10 +649,19 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       segmentBytes: this.store.commitLog.segmentBytes,
       addresses: Object.fromEntries(this.addresses),
     };
-    const state = this.snapshotState?.() ?? Buffer.alloc(0);
+    let state: Buffer;
+    let queueTable: Buffer;
+    try {
+      state = this.snapshotState?.() ?? Buffer.alloc(0);
+      queueTable = Buffer.from(JSON.stringify(this.store.queueOffsetTable()));
+    } catch (err) {
+      for (const seg of segments) seg.file.release();
+      this.installing.delete(to);
+      throw err;
+    }
     this.logger.warn(`raft: ${to} needs entries below ${this.store.commitLog.firstIndex}: installing ${segments.length} segment(s) up to entry ${message.index}`);
     const started = Date.now();
-    sendInstall((cmd) => this.transport.request(to, cmd, CHUNK_TIMEOUT_MS), begin, state, segments)
+    sendInstall((cmd) => this.transport.request(to, cmd, CHUNK_TIMEOUT_MS), begin, state, segments, queueTable)
       .then(
         (bytes) => {
           this.segmentInstallsSent++;
@@ -495,18 +679,31 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       });
   }
 
-  /** Follower: the core accepted a staged install: replace the log and the replicated state with it. */
-  private adoptInstall(index: number, term: number): void {
+  /**
+   * Follower: the core accepted a staged install: replace the log and the replicated state with it. The marker
+   * written first makes the whole step redoable: a crash anywhere after it is finished by recoverInstall.
+   */
+  private adoptInstall(index: number, term: number, membership: Membership): void {
     const staged = this.pendingInstall;
     if (!staged || staged.begin.message.index !== index) throw new Error(`installSnapshot at ${index} without a staged install for it`);
     this.pendingInstall = null;
+    const addresses = { ...Object.fromEntries(this.addresses), ...staged.begin.addresses };
+    try {
+      writeInstallMarker(this.dir, { id: staged.begin.id, index, term, base: staged.begin.base, membership, addresses });
+    } catch (err) {
+      fs.rmSync(staged.dir, { recursive: true, force: true });
+      throw err; // nothing changed yet: the core is rebuilt from the old log
+    }
+    this.adopting = true;
     this.store.installSegments(staged.dir, staged.begin.base);
     const log = this.store.commitLog;
     if (log.lastIndex !== index || log.term(index) !== term) {
       throw new Error(`installed log ends at ${log.lastIndex} (term ${log.term(log.lastIndex)}), expected ${index} (term ${term})`);
     }
-    this.installState?.(staged.state);
     this.learnAddresses(staged.begin.addresses);
+    this.installState?.(staged.state, installedMembership({ index, membership, addresses }));
+    clearInstallMarker(this.dir);
+    this.adopting = false;
     this.reportedDurable = { index: -1, term: -1 };
     fs.rmSync(staged.dir, { recursive: true, force: true });
     this.logger.warn(`raft: adopted segment install up to entry ${index}; the log now starts after ${staged.begin.base.baseIndex}`);
@@ -518,28 +715,31 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.pendingInstall = null;
   }
 
-  /** Writes the part of a received append that the core asked for (fromIndex..lastIndex). */
+  /** Writes the part of a received append that the core asked for (fromIndex..lastIndex); `admit` checked its records. */
   private writeReplicated(a: AppendEntriesAction): void {
     const payload = a.payload as AppendPayload;
     const log = this.store.commitLog;
+    const bytes = payload.bytes;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const sizeAt = (at: number): number => {
+      const size = at + RECORD_HEADER_BYTES <= bytes.length ? view.getInt32(at) : 0;
+      if (size < RECORD_HEADER_BYTES || at + size > bytes.length) throw new Error(`replicated record at byte ${at} has a bad size ${size}`);
+      return size;
+    };
     let offset = payload.offset;
     let at = 0;
     // skip the entries before fromIndex (they already match)
-    const view = new DataView(payload.bytes.buffer, payload.bytes.byteOffset, payload.bytes.byteLength);
-    while (at < payload.bytes.length) {
-      const index = getInt64(view, at + RecOff.INDEX);
-      if (index >= a.fromIndex) break;
-      const size = view.getInt32(at);
+    while (at < bytes.length && getInt64(view, at + RecOff.INDEX) < a.fromIndex) {
+      const size = sizeAt(at);
       at += size;
       offset += size;
     }
     let end = at;
-    while (end < payload.bytes.length) {
-      const index = getInt64(view, end + RecOff.INDEX);
-      if (index > a.lastIndex) break;
-      end += view.getInt32(end);
+    for (let expect = a.fromIndex; end < bytes.length && expect <= a.lastIndex; expect++) {
+      if (getInt64(view, end + RecOff.INDEX) !== expect) throw new Error(`replicated entries are not contiguous: expected ${expect} at byte ${end}`);
+      end += sizeAt(end);
     }
-    const written = payload.bytes.subarray(at, end);
+    const written = bytes.subarray(at, end);
     this.store.appendReplicated({ offset, bytes: written });
     if (log.lastIndex !== a.lastIndex) throw new Error(`replicated append ended at ${log.lastIndex}, expected ${a.lastIndex}`);
     for (let pos = 0; pos < written.length; pos += view.getInt32(at + pos)) {
@@ -580,7 +780,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     }
     if (bytes > 0) {
       this.epoch++;
-      this.execute(this.core.step({ type: 'appended', lastIndex: this.store.commitLog.lastIndex, bytes }));
+      this.drive(() => this.core.step({ type: 'appended', lastIndex: this.store.commitLog.lastIndex, bytes }));
     }
     for (const p of confs) this.writeConfChange(p);
   }
@@ -609,7 +809,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.learnAddresses(payload.addresses);
     this.track(r.index, this.core.term, () => p.resolve(r), p.reject);
     this.epoch++;
-    this.execute(this.core.step({ type: 'appended', lastIndex: r.index, bytes: r.size, confChange: { index: r.index, membership: plan.membership } }));
+    this.drive(() => this.core.step({ type: 'appended', lastIndex: r.index, bytes: r.size, confChange: { index: r.index, membership: plan.membership } }));
   }
 
   private learnAddresses(addresses: Record<NodeId, string>): void {
@@ -623,13 +823,61 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     if (changed) this.transport.setPeers(this.addresses);
   }
 
+  /** R6. A refused write (disk full, failed flush, failed segment roll) is retried after the next input. */
   private writeNoop(): void {
+    if (!this.core.isLeader) {
+      this.noopNeeded = false;
+      return;
+    }
+    let r: AppendResult;
+    try {
+      r = this.store.appendEntry(this.core.term, EntryType.NOOP, Buffer.alloc(0));
+    } catch (err) {
+      const reason = (err as Error).message;
+      if (this.noopFailure !== reason) this.logger.warn(`raft: cannot write the new leader's no-op (retrying each tick): ${reason}`);
+      this.noopFailure = reason;
+      return;
+    }
     this.noopNeeded = false;
-    if (!this.core.isLeader) return;
-    const r = this.store.appendEntry(this.core.term, EntryType.NOOP, Buffer.alloc(0));
+    this.noopFailure = null;
     this.noopIndex = r.index;
     this.epoch++;
-    this.execute(this.core.step({ type: 'appended', lastIndex: r.index, bytes: r.size }));
+    this.drive(() => this.core.step({ type: 'appended', lastIndex: r.index, bytes: r.size }));
+  }
+
+  /**
+   * Leader, each tick: a leader whose store refuses appends keeps the group unwritable for as long as it leads
+   * (its lease and heartbeats stay fine). After LEADER_UNWRITABLE_TICKS it hands leadership to another voter
+   * (and tries again after as many ticks if that did not help).
+   */
+  private checkLeaderWritable(): void {
+    if (this.closed || !this.core.isLeader) {
+      this.unwritableTicks = 0;
+      return;
+    }
+    const refusal = this.store.commitLog.appendRefusal?.message ?? (this.noopNeeded ? this.noopFailure : null);
+    if (refusal === null) {
+      this.unwritableTicks = 0;
+      this.alone = false;
+      return;
+    }
+    if (++this.unwritableTicks < LEADER_UNWRITABLE_TICKS) return;
+    this.unwritableTicks = 0;
+    const status = this.core.status();
+    if (status.transferee !== null) return;
+    // The most up-to-date voter, preferring ones heard from lately and not the one tried last time.
+    const candidates = status.progress
+      .filter((p) => this.core.canTransferLeadership(p.id) === null)
+      .sort((x, y) => Number(y.recentActive) - Number(x.recentActive) || Number(x.id === this.lastTransferTarget) - Number(y.id === this.lastTransferTarget) || y.match - x.match);
+    const target = candidates[0]?.id ?? null;
+    if (target === null) {
+      if (!this.alone) this.logger.warn(`raft: this leader cannot append (${refusal}) and no other voter can take over`);
+      this.alone = true;
+      return;
+    }
+    this.lastTransferTarget = target;
+    this.logger.warn(`raft: this leader cannot append (${refusal}); handing leadership to ${target}`);
+    this.drive(() => this.core.step({ type: 'transferLeadership', to: target }));
   }
 
   private track(index: number, term: number, resolve: () => void, reject: (e: Error) => void): void {
@@ -660,24 +908,35 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
 
   /** Durability bookkeeping after each core call (R3, R4). */
   private afterActions(): void {
-    if (this.epoch === this.durableEpoch) return;
+    if (this.closed || this.epoch === this.durableEpoch) return;
+    const log = this.store.commitLog;
     if (!this.syncFlush) {
-      this.markDurable(this.epoch, this.store.commitLog.lastIndex, this.store.commitLog.lastTerm);
+      this.markDurable(this.epoch, log.lastIndex, log.lastTerm);
       return;
     }
-    if (this.flushInFlight) return;
-    this.flushInFlight = true;
+    if (this.flushFailed) return;
+    // A wait issued before the log shrank (truncation, install) may target an offset the log no longer reaches:
+    // it is left to expire and a new one covers what is there now.
+    if (this.flushWait && this.flushWait.generation === this.logGeneration) return;
+    const wait = { generation: this.logGeneration };
+    this.flushWait = wait;
     const epoch = this.epoch;
-    const index = this.store.commitLog.lastIndex;
-    const term = this.store.commitLog.lastTerm;
-    this.store.waitFlushed(this.store.commitLog.writeOffset).then(
+    const index = log.lastIndex;
+    const term = log.lastTerm;
+    this.store.waitFlushed(log.writeOffset).then(
       (durable) => {
-        this.flushInFlight = false;
+        if (this.flushWait !== wait) return;
+        this.flushWait = null;
+        if (this.closed) return;
         if (durable) this.markDurable(epoch, index, term);
         if (!this.processing) this.afterActions();
       },
       (err: Error) => {
-        this.flushInFlight = false;
+        if (this.flushWait === wait) this.flushWait = null;
+        if (this.flushFailed) return;
+        this.flushFailed = true;
+        this.deferredDropped += this.deferred.length;
+        this.deferred.length = 0;
         this.logger.warn(`raft: flushing the log failed; this node stops acknowledging writes: ${err.message}`);
       },
     );
@@ -698,10 +957,13 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     const wasLeader = this.ready;
     if (role === Role.Leader) {
       this.noopNeeded = true;
+      this.noopFailure = null;
+      this.unwritableTicks = 0;
       this.ready = false;
       this.leaderChanges++;
     } else {
       this.ready = false;
+      this.noopNeeded = false;
       this.noopIndex = 0;
       const queued = this.proposals;
       this.proposals = [];
@@ -719,23 +981,80 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   }
 
   /** Membership base for the owner's snapshot: the configuration in effect at committed index `index`. */
-  membershipBaseAt(index: number): { entry: ConfEntry; addresses: Record<NodeId, string> } {
+  membershipBaseAt(index: number): MembershipBase {
     const state = this.core.membershipState();
     let membership = state.base.membership;
     for (const e of state.entries) if (e.index <= index) membership = e.membership;
     return { entry: { index: Math.max(index, state.base.index), membership }, addresses: Object.fromEntries(this.addresses) };
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /** Stops the node; resolves once its sockets are closed (also when a failure closed it first). */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private closing: Promise<void> | null = null;
+
+  private async shutDown(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    this.installer.discard();
     for (const p of this.proposals) p.reject(new NotWritableError('shuttingDown', null));
     this.proposals = [];
     for (const w of this.written) w.reject(new ProposalLostError('the node shut down before the write was committed'));
     this.written.length = 0;
+    for (const w of this.appliedWaiters.splice(0)) w.reject(new Error(`the Raft node closed before entry ${w.index} was applied`));
+    this.deferred.length = 0;
+    this.inputs.length = 0;
     await this.transport.close();
   }
+}
+
+/** Why the records of an append do not form entries prevIndex+1..lastIndex (null: they do). */
+function appendPayloadProblem(prevIndex: number, lastIndex: number, bytes: Buffer): string | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  let expect = prevIndex + 1;
+  while (at < bytes.length) {
+    if (bytes.length - at < RECORD_HEADER_BYTES) return `record of entry ${expect} is cut short`;
+    const size = view.getInt32(at);
+    if (size < RECORD_HEADER_BYTES || size > bytes.length - at) return `record of entry ${expect} has a bad size ${size}`;
+    const index = getInt64(view, at + RecOff.INDEX);
+    if (index !== expect) return `record at byte ${at} is entry ${index}, expected ${expect}`;
+    expect++;
+    at += size;
+  }
+  if (expect - 1 !== lastIndex) return `records end at entry ${expect - 1}, the message says ${lastIndex}`;
+  return null;
+}
+
+/**
+ * Finishes a segment install that a crash interrupted after its marker was written (see adoptInstall), and
+ * removes staged installs that will never be adopted. Call at startup before opening the store and loading the
+ * owner's state; `installState` is the node option of the same name. Returns whether an install was finished.
+ */
+export function recoverInstall(options: {
+  raftDir: string;
+  storeDir: string;
+  installState: (state: Buffer, membershipBase: MembershipBase) => void;
+  log: (message: string) => void;
+}): boolean {
+  const marker = readInstallMarker(options.raftDir);
+  if (!marker) {
+    removeStagedInstalls(options.raftDir);
+    return false;
+  }
+  const staged = stagedDirOf(options.raftDir, marker.id);
+  if (!fs.existsSync(path.join(staged, STAGED_STATE_FILE))) {
+    throw new Error(`${options.raftDir}: the interrupted segment install ${marker.id} has no staged files; remove this node's data directory and add the node to its group again`);
+  }
+  options.log(`finishing the segment install ${marker.id} up to entry ${marker.index} that was interrupted`);
+  MessageStore.completeInstall(options.storeDir, staged, marker.base);
+  options.installState(fs.readFileSync(path.join(staged, STAGED_STATE_FILE)), installedMembership(marker));
+  clearInstallMarker(options.raftDir);
+  removeStagedInstalls(options.raftDir);
+  return true;
 }
 
 export function raftDir(dataDir: string): string {

@@ -7,18 +7,19 @@
 // query by key.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CommitLog, type AppendResult, type ReplicatedBatch } from './commit-log.js';
-import { ConsumeQueueTable, type CqEntry } from './consume-queue.js';
+import { CommitLog, type AppendResult, type LogMeta, type ReplicatedBatch } from './commit-log.js';
+import { ConsumeQueueTable, type ConsumeQueue, type CqEntry } from './consume-queue.js';
 import { IndexService, indexKey } from './index-service.js';
 import { Dispatcher, type DispatchHooks } from './dispatcher.js';
 import { FlushMode, FlushService } from './flush-service.js';
 import { EntryType, RECORD_HEADER_BYTES } from './record.js';
-import { readJsonFile, writeFileAtomicAsync, writeJsonFileAtomic } from './atomic-file.js';
+import { readJsonFile, removeStaleTemps, syncDirectory, writeFileAtomic, writeFileAtomicAsync, writeJsonFileAtomic } from './atomic-file.js';
 import { StoreErrorCode } from './errors.js';
 import {
   CHECKPOINT_INTERVAL_MS_DEFAULT,
   COMMIT_LOG_SEGMENT_BYTES_DEFAULT,
   CONSUME_QUEUE_ENTRIES_PER_FILE_DEFAULT,
+  DERIVED_DATA_RESERVE_BYTES_DEFAULT,
   DISK_USE_RATIO_DELETE_DEFAULT,
   DISK_USE_RATIO_REFUSE_DEFAULT,
   FLUSH_INTERVAL_MS_DEFAULT,
@@ -119,6 +120,22 @@ interface Checkpoint {
 const CHECKPOINT_FILE = 'checkpoint.json';
 const NO_RELEASE = (): void => undefined;
 
+/**
+ * The end (next queue offset) of every queue as of entry `index`, for a segment install: a queue whose messages
+ * all lie before the installed segments has no entry in them, yet its offsets must go on where they stopped.
+ */
+export interface QueueOffsetTable {
+  index: number;
+  /** [topic, queue id, next queue offset] */
+  queues: Array<[string, number, number]>;
+}
+
+/** Queue ends received with the last segment install (they outlive it until a newer install replaces them). */
+const QUEUE_FLOORS_FILE = 'queue-floors.json';
+/** In a staged install: the segments (and log.meta.json) that become the commit log, and the queue table. */
+export const STAGED_LOG_DIR = 'commitlog';
+export const STAGED_QUEUE_TABLE_FILE = 'queues.json';
+
 export class MessageStore {
   // Replaced as a whole by a segment install (installSegments); otherwise fixed for the store's life.
   commitLog!: CommitLog;
@@ -137,12 +154,18 @@ export class MessageStore {
   private timers: NodeJS.Timeout[] = [];
   private checkpointRunning = false;
   private closed = false;
+  /** Bumped by every segment install: a checkpoint captured before it must not be written after it. */
+  private installGeneration = 0;
+  /** topic -> queue id -> next queue offset known from the last install, valid once `floorIndex` is dispatched. */
+  private floors = new Map<string, Map<number, number>>();
+  private floorIndex = 0;
 
   private constructor(options: MessageStoreOptions) {
     this.options = options;
     this.clock = options.clock ?? Date.now;
     this.log = options.log ?? ((m) => console.warn(`[store] ${m}`));
     fs.mkdirSync(options.dir, { recursive: true });
+    removeStaleTemps(path.join(options.dir, CHECKPOINT_FILE));
     this.flushMode = options.flushMode ?? FlushMode.ASYNC;
     this.openParts();
     this.flusher = new FlushService(() => this.commitLog, {
@@ -173,6 +196,52 @@ export class MessageStore {
     this.index?.load();
     const { dispatchedIndex, nextOffset } = this.recoverDispatchPoint();
     this.dispatcher = new Dispatcher(this.commitLog, this.consumeQueues, this.index, options.hooks ?? {}, dispatchedIndex, nextOffset);
+    this.loadFloors();
+  }
+
+  private loadFloors(): void {
+    const table = readJsonFile<QueueOffsetTable>(path.join(this.options.dir, QUEUE_FLOORS_FILE));
+    this.floors = new Map();
+    this.floorIndex = table?.index ?? 0;
+    for (const [topic, queueId, next] of table?.queues ?? []) {
+      let queues = this.floors.get(topic);
+      if (!queues) {
+        queues = new Map();
+        this.floors.set(topic, queues);
+      }
+      queues.set(queueId, next);
+    }
+  }
+
+  /**
+   * For a segment install sent from here: the end of every queue as of what is dispatched (at least as far as
+   * the floors this store itself received cover). The install's segments start at or below the dispatched
+   * index (retention never passes it), so the receiver rebuilds everything after the table from them.
+   */
+  queueOffsetTable(): QueueOffsetTable {
+    const queues: Array<[string, number, number]> = [];
+    for (const cq of this.consumeQueues.all()) queues.push([cq.topic, cq.queueId, Math.max(cq.maxOffset, this.floors.get(cq.topic)?.get(cq.queueId) ?? 0)]);
+    for (const [topic, byQueue] of this.floors) {
+      for (const [queueId, next] of byQueue) if (!this.consumeQueues.find(topic, queueId)) queues.push([topic, queueId, next]);
+    }
+    return { index: Math.max(this.dispatcher.dispatchedIndex, this.floorIndex), queues };
+  }
+
+  /** The install floor of a queue, for readers: only once dispatching covers the table it came from. */
+  private readableFloor(topic: string, queueId: number): number | undefined {
+    if (this.floors.size === 0 || this.dispatcher.dispatchedIndex < this.floorIndex) return undefined;
+    return this.floors.get(topic)?.get(queueId);
+  }
+
+  /**
+   * A queue's consume queue and readable range. A queue known only from an install floor (all its messages
+   * lie before the installed log) is empty at its old end: min = max = the floor.
+   */
+  private queueRange(topic: string, queueId: number): { cq: ConsumeQueue | undefined; min: number; max: number } {
+    const cq = this.consumeQueues.find(topic, queueId);
+    const floor = this.readableFloor(topic, queueId);
+    if (floor === undefined || (cq && cq.maxOffset >= floor)) return { cq, min: cq?.minOffset ?? 0, max: cq?.maxOffset ?? 0 };
+    return { cq: undefined, min: floor, max: floor };
   }
 
   /** The commit-log segments that hold entries up to `index`, for a segment install (see CommitLog.segmentsUpTo). */
@@ -181,29 +250,59 @@ export class MessageStore {
   }
 
   /**
-   * Segment install (follower): replaces the whole log with the leader's segments staged in `stagedDir` (files
-   * named by base offset, the last one cut after the snapshot entry), based at `base`. Consume queues and the
-   * index are rebuilt from the installed log by the dispatcher, which restarts at the base.
+   * Segment install (follower): replaces the whole log with the leader's segments staged in
+   * `stagedDir/commitlog` (files named by base offset, the last one cut after the snapshot entry), based at
+   * `base`. Consume queues and the index are rebuilt from the installed log by the dispatcher, which restarts at
+   * the base; queues without a message in it keep their ends from the staged queue table.
+   * The caller records the install durably first (see completeInstall): if this throws half-way, the store is
+   * unusable until that record is replayed at the next start.
    */
-  installSegments(stagedDir: string, base: { baseIndex: number; baseTerm: number; baseCrc: number; baseOffset: number }): void {
+  installSegments(stagedDir: string, base: LogMeta): void {
+    this.installGeneration++;
+    // Summaries of sealed segments are written now: a flush of the old log still running after the swap then
+    // has none left to write (it would write them by path, into the directory the new log takes over).
+    this.commitLog.flushSync();
     this.commitLog.close();
     this.consumeQueues.close();
     this.index?.close();
-    const logDir = path.join(this.options.dir, 'commitlog');
-    fs.rmSync(logDir, { recursive: true, force: true });
-    fs.rmSync(path.join(this.options.dir, 'consumequeue'), { recursive: true, force: true });
-    fs.rmSync(path.join(this.options.dir, 'index'), { recursive: true, force: true });
-    fs.rmSync(path.join(this.options.dir, CHECKPOINT_FILE), { force: true });
-    fs.mkdirSync(logDir, { recursive: true });
-    for (const name of fs.readdirSync(stagedDir)) if (/^\d{20}$/.test(name)) fs.renameSync(path.join(stagedDir, name), path.join(logDir, name));
-    writeJsonFileAtomic(path.join(logDir, 'log.meta.json'), base);
+    MessageStore.completeInstall(this.options.dir, stagedDir, base);
     const replayFrom = this.options.replayFrom;
     this.options.replayFrom = base.baseIndex;
-    this.openParts();
-    this.options.replayFrom = replayFrom;
+    try {
+      this.openParts();
+    } finally {
+      this.options.replayFrom = replayFrom;
+    }
     this.commitLog.setCommitIndex(this.commitLog.lastIndex);
     this.queueOffsetsValid = false;
     this.scheduleDispatch();
+  }
+
+  /**
+   * The file part of a segment install, on a closed store directory. Every step can be repeated, so a start
+   * after a crash anywhere in an install (or in this function) finishes it by calling it again with the same
+   * staged directory, which must stay until the caller's record of the install is gone.
+   */
+  static completeInstall(storeDir: string, stagedDir: string, base: LogMeta): void {
+    // Derived data is rebuilt from the installed log; without a checkpoint dispatching starts at its base.
+    fs.rmSync(path.join(storeDir, 'consumequeue'), { recursive: true, force: true });
+    fs.rmSync(path.join(storeDir, 'index'), { recursive: true, force: true });
+    fs.rmSync(path.join(storeDir, CHECKPOINT_FILE), { force: true });
+    const table = path.join(stagedDir, STAGED_QUEUE_TABLE_FILE);
+    if (fs.existsSync(table)) writeFileAtomic(path.join(storeDir, QUEUE_FLOORS_FILE), fs.readFileSync(table));
+    // The log directory is swapped as a whole: a crash leaves either the staged copy (do it again) or none (done).
+    const staged = path.join(stagedDir, STAGED_LOG_DIR);
+    const live = path.join(storeDir, 'commitlog');
+    const old = path.join(storeDir, 'commitlog.old');
+    if (fs.existsSync(staged)) {
+      writeJsonFileAtomic(path.join(staged, 'log.meta.json'), base);
+      fs.rmSync(old, { recursive: true, force: true });
+      if (fs.existsSync(live)) fs.renameSync(live, old);
+      fs.renameSync(staged, live);
+      syncDirectory(storeDir);
+      syncDirectory(stagedDir);
+    }
+    fs.rmSync(old, { recursive: true, force: true });
   }
 
   /** Opens the store in `options.dir`, recovering after a crash if needed. Call `start()` to run services. */
@@ -298,6 +397,24 @@ export class MessageStore {
     });
   }
 
+  /**
+   * Why a replicated batch of `bytes` bytes at `offset` could not be written now (null: it can), checked before
+   * the Raft core is told about it: appends are refused, or the batch opens a segment the disk has no room for.
+   */
+  replicatedWriteProblem(offset: number, bytes: number): string | null {
+    const log = this.commitLog;
+    const refusal = log.appendRefusal;
+    if (refusal) return refusal.message;
+    // Conservative when the last segment is empty: then the check only costs a statfs.
+    const opensSegment = log.segmentCount === 0 || Math.floor(offset / log.segmentBytes) > Math.floor(Math.max(0, log.writeOffset - 1) / log.segmentBytes);
+    if (bytes > 0 && opensSegment) {
+      const needed = log.segmentBytes + (this.options.reserveBytes ?? DERIVED_DATA_RESERVE_BYTES_DEFAULT);
+      const free = this.diskFreeBytes();
+      if (free < needed) return `disk full: ${free} bytes free, a new segment needs ${needed}`;
+    }
+    return null;
+  }
+
   /** Follower: writes the leader's records at the leader's offsets. */
   appendReplicated(batch: ReplicatedBatch): number {
     this.queueOffsetsValid = false;
@@ -328,9 +445,17 @@ export class MessageStore {
       offsets = [];
       this.nextQueueOffsets.set(topic, offsets);
     }
-    const next = offsets[queueId] ?? this.consumeQueues.find(topic, queueId)?.maxOffset ?? 0;
+    const next = offsets[queueId] ?? this.queueEnd(topic, queueId);
     offsets[queueId] = next + 1;
     return next;
+  }
+
+  /**
+   * Where a queue continues as far as dispatched data and install floors know. A floor counts even before
+   * dispatching reaches it: it is a lower bound of the queue's end for any log that holds its entry.
+   */
+  private queueEnd(topic: string, queueId: number): number {
+    return Math.max(this.consumeQueues.find(topic, queueId)?.maxOffset ?? 0, this.floors.get(topic)?.get(queueId) ?? 0);
   }
 
   /** Recomputes next queue offsets: dispatched queues know their end; the undispatched tail is scanned. */
@@ -347,7 +472,8 @@ export class MessageStore {
           offsets = [];
           this.nextQueueOffsets.set(topic, offsets);
         }
-        offsets[MessageView.queueId(view, pos)] = MessageView.queueOffset(view, pos) + 1;
+        const queueId = MessageView.queueId(view, pos);
+        offsets[queueId] = Math.max(MessageView.queueOffset(view, pos) + 1, this.floors.get(topic)?.get(queueId) ?? 0);
       }
     }
     this.queueOffsetsValid = true;
@@ -382,11 +508,11 @@ export class MessageStore {
   // ---- read side --------------------------------------------------------------------------------------------
 
   getMinOffset(topic: string, queueId: number): number {
-    return this.consumeQueues.find(topic, queueId)?.minOffset ?? 0;
+    return this.queueRange(topic, queueId).min;
   }
 
   getMaxOffset(topic: string, queueId: number): number {
-    return this.consumeQueues.find(topic, queueId)?.maxOffset ?? 0;
+    return this.queueRange(topic, queueId).max;
   }
 
   /**
@@ -394,17 +520,15 @@ export class MessageStore {
    * Slices reference the mapped files; `release()` must be called once they were written out.
    */
   getMessages(topic: string, queueId: number, offset: number, maxMessages: number, matches: ((tagsCode: number) => boolean) | null = null, maxBytes = PULL_BYTES_MAX): GetMessageResult {
-    const cq = this.consumeQueues.find(topic, queueId);
+    const { cq, min, max } = this.queueRange(topic, queueId);
     const result: GetMessageResult = { status: GetMessageStatus.NO_MESSAGE_IN_QUEUE, nextBeginOffset: 0, minOffset: 0, maxOffset: 0, messages: [], queueOffsets: [], totalBytes: 0, release: NO_RELEASE };
-    if (!cq) return result;
-    const min = cq.minOffset;
-    const max = cq.maxOffset;
     result.minOffset = min;
     result.maxOffset = max;
     if (max === 0) return result;
     if (offset < min) return { ...result, status: GetMessageStatus.OFFSET_TOO_SMALL, nextBeginOffset: min };
     if (offset === max) return { ...result, status: GetMessageStatus.OFFSET_OVERFLOW_ONE, nextBeginOffset: offset };
     if (offset > max) return { ...result, status: GetMessageStatus.OFFSET_OVERFLOW_BADLY, nextBeginOffset: max };
+    if (!cq) return result; // min === max without a consume queue: every case was answered above
     const limit = Math.min(Math.max(1, maxMessages), PULL_MESSAGES_MAX);
     const held = new Set<{ release(): void }>();
     const entry: CqEntry = { physicalOffset: 0, size: 0, tagsCode: 0 };
@@ -522,10 +646,8 @@ export class MessageStore {
    * stored at or before it (`boundary: 'upper'`); clamps to [min, max] like RocketMQ.
    */
   searchOffsetByTimestamp(topic: string, queueId: number, timestamp: number, boundary: 'lower' | 'upper' = 'lower'): number {
-    const cq = this.consumeQueues.find(topic, queueId);
-    if (!cq) return 0;
-    const min = cq.minOffset;
-    const max = cq.maxOffset;
+    const { cq, min, max } = this.queueRange(topic, queueId);
+    if (!cq) return max;
     const timeAt = (q: number): number => {
       const e = cq.get(q);
       const msg = e ? this.viewMessage(e.physicalOffset) : null;
@@ -550,13 +672,16 @@ export class MessageStore {
     if (this.checkpointRunning || this.closed) return;
     this.checkpointRunning = true;
     try {
+      const generation = this.installGeneration;
       const dispatchedIndex = this.dispatcher.dispatchedIndex;
       const commitIndex = this.commitLog.commitIndex;
       await this.commitLog.flush();
       await this.consumeQueues.flush();
       await this.index?.flush();
-      if (this.closed) return;
-      await writeFileAtomicAsync(path.join(this.options.dir, CHECKPOINT_FILE), JSON.stringify({ dispatchedIndex, commitIndex, writtenAt: this.clock() } satisfies Checkpoint));
+      // A segment install meanwhile replaced what these indexes describe (and removed the checkpoint on purpose).
+      const current = (): boolean => !this.closed && generation === this.installGeneration;
+      if (!current()) return;
+      await writeFileAtomicAsync(path.join(this.options.dir, CHECKPOINT_FILE), JSON.stringify({ dispatchedIndex, commitIndex, writtenAt: this.clock() } satisfies Checkpoint), current);
     } finally {
       this.checkpointRunning = false;
     }
