@@ -114,7 +114,7 @@ export class SeqTracker {
 
 export interface ProducerResult {
   system: string;
-  mode: 'sync' | 'async';
+  mode: 'sync' | 'async' | 'rate';
   bodyBytes: number;
   window: number;
   /** Sends issued (message numbers 0..issued-1). */
@@ -130,7 +130,20 @@ export interface ProducerResult {
   requests?: number;
   /** CPU time (user + system) this process spent from the first send to the last acknowledgement. */
   cpuMs: number;
+  /** Send latency; in rate mode from each send's scheduled release (so a producer that falls behind shows). */
   latencyMs: import('./histogram.js').LatencySummary;
+  /** Rate mode: the target rate (msgs/s), the rate achieved (acked / (last ack - start)), and whether every message
+   *  was acknowledged at >= 98% of the target rate. */
+  targetRate?: number;
+  /** Rate mode: the first milliseconds of the schedule, left out of the latency figures. */
+  warmupMs?: number;
+  achievedRate?: number;
+  sustained?: boolean;
+  /** Rate mode: how late sends were issued after their scheduled release, and latency from the actual send call. */
+  issueLagMs?: import('./histogram.js').LatencySummary;
+  serviceLatencyMs?: import('./histogram.js').LatencySummary;
+  /** Rate mode: the largest latency (ms) of the sends scheduled in each second of the run. */
+  maxLatencyBySecondMs?: number[];
 }
 
 export interface ConsumerResult {

@@ -1,6 +1,7 @@
 // Summarises V8 .cpuprofile files (node --cpu-prof): self time per function and per source folder (broker/,
 // store/, remoting/, client/, ..., node internals, GC, idle), and total (inclusive) time of the heaviest functions.
-// Usage: node dist/bench/e2e/cpuprofile-summary.js FILE.cpuprofile [--top 25] [--match TEXT]
+// Usage: node dist/bench/e2e/cpuprofile-summary.js FILE.cpuprofile [--top 25] [--match TEXT] [--from-s S] [--to-s S]
+// (--from-s / --to-s: only the samples in that window, seconds from the profile's start, e.g. to leave out start-up)
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -19,11 +20,17 @@ interface Profile {
 
 const args = process.argv.slice(2);
 const file = args.find((a) => !a.startsWith('--'));
-if (!file) throw new Error('usage: cpuprofile-summary FILE.cpuprofile [--top N] [--match TEXT]');
+if (!file) throw new Error('usage: cpuprofile-summary FILE.cpuprofile [--top N] [--match TEXT] [--from-s S] [--to-s S]');
 const topIdx = args.indexOf('--top');
 const TOP = topIdx >= 0 ? Number(args[topIdx + 1]) : 25;
 const matchIdx = args.indexOf('--match');
 const MATCH = matchIdx >= 0 ? args[matchIdx + 1] : undefined;
+const secondsFlag = (name: string, fallback: number): number => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const FROM_US = secondsFlag('--from-s', 0) * 1e6;
+const TO_US = secondsFlag('--to-s', Infinity) * 1e6;
 
 const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as Profile;
 const byId = new Map<number, ProfileNode>();
@@ -32,7 +39,10 @@ for (const n of profile.nodes) byId.set(n.id, n);
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 
 const selfUs = new Map<number, number>();
+let sinceStartUs = 0;
 for (let i = 0; i < profile.samples.length; i++) {
+  sinceStartUs += profile.timeDeltas[i] ?? 0;
+  if (sinceStartUs < FROM_US || sinceStartUs > TO_US) continue;
   const id = profile.samples[i]!;
   const dt = profile.timeDeltas[i + 1] ?? 0;
   selfUs.set(id, (selfUs.get(id) ?? 0) + dt);

@@ -16,6 +16,8 @@ export interface DevOptions {
   flushMode?: string;
   readyTimeoutMs?: number;
   echo?: boolean;
+  /** Environment of `ledgermq dev` and so of its name server and brokers (e.g. NODE_OPTIONS for profiling). */
+  env?: NodeJS.ProcessEnv;
 }
 
 const running = new Set<string>();
@@ -54,7 +56,7 @@ export class LedgermqDev {
       ...(o.segmentMb ? ['--segment-mb', String(o.segmentMb)] : []),
       ...(o.flushMode ? ['--flush-mode', o.flushMode] : []),
     ];
-    const child = new Child('ledgermq-dev', process.execPath, args, { echo: o.echo ?? false });
+    const child = new Child('ledgermq-dev', process.execPath, args, { echo: o.echo ?? false, ...(o.env ? { env: o.env } : {}) });
     try {
       running.add(o.dataDir);
       const m = await child.waitForLine(/ready namesrv=(\S+)/, o.readyTimeoutMs ?? 60_000);

@@ -1,15 +1,16 @@
 // Bench producer process for ledgermq: one Producer sending numbered bodies to --topic, either one at a time
-// (--mode sync) or with --window sends in flight (--mode async, maxOutstandingSends = window).
+// (--mode sync), with --window sends in flight (--mode async, maxOutstandingSends = window), or at --rate msgs/s
+// (--mode rate, at most --window in flight; see drive.ts).
 // Prints READY once connected, then RESULT {json} (see drive.ts).
 // Usage: node dist/bench/e2e/ledgermq-producer.js --namesrv H:P --topic T --size 128 --count N --mode async
-//        [--window 512] [--time-cap-ms 60000] [--auto-batch default|off]
+//        [--window 512] [--time-cap-ms 60000] [--auto-batch default|off] [--rate N --tick-ms 1 --warmup-ms 0]
 import { Producer } from '../../client/index.js';
 import { flags, intFlag, required, sendLine, sendResult } from './child-io.js';
 import { drive } from './drive.js';
 
 const f = flags();
 const topic = required(f, 'topic');
-const mode = (f.get('mode') ?? 'async') as 'sync' | 'async';
+const mode = (f.get('mode') ?? 'async') as 'sync' | 'async' | 'rate';
 const window = intFlag(f, 'window', 512);
 const autoBatch = f.get('auto-batch') ?? 'default';
 if (autoBatch !== 'default' && autoBatch !== 'off') throw new Error(`--auto-batch must be default or off, got ${autoBatch}`);
@@ -36,6 +37,9 @@ try {
     count: intFlag(f, 'count', 10_000),
     window,
     timeCapMs: intFlag(f, 'time-cap-ms', 60_000),
+    rate: intFlag(f, 'rate', 0),
+    tickMs: intFlag(f, 'tick-ms', 1),
+    warmupMs: intFlag(f, 'warmup-ms', 0),
     send: (body) => producer.send({ topic, body }),
   });
   const after = batching();

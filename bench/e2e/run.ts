@@ -24,9 +24,10 @@ import { fileURLToPath } from 'node:url';
 import { connect, StorageType, type NatsConnection } from 'nats';
 import { Admin } from '../../client/index.js';
 import { ensureNatsServer, NatsServer, natsServerVersion } from '../nats/nats-server.js';
-import { flags, type ConsumerResult, type ProducerResult } from './child-io.js';
+import { flags } from './child-io.js';
 import { killAllDevs, LedgermqDev } from './ledgermq-dev.js';
-import { Child, killAll } from './procs.js';
+import { fmtInt, median, perMsg, ratio, runPhase as runSharedPhase, type PhaseResult, type PhaseSpec as SharedPhaseSpec } from './phase.js';
+import { killAll } from './procs.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const NATS_DIR = path.join(HERE, '..', 'nats');
@@ -82,20 +83,9 @@ if (cpuProfDir) process.env['LEDGERMQ_CPU_PROF_DIR'] = path.join(cpuProfDir, 'se
 const flushMode = f.get('flush-mode') ?? 'ASYNC_FLUSH';
 const rounds = Math.round(num('rounds', quick ? 1 : 5));
 const budgetMs = num('budget-seconds', 270) * 1000;
-const CLOCK_TICKS_PER_SEC = 100; // Linux USER_HZ, what /proc/PID/stat counts in
 const segmentMb = f.has('segment-mb') ? num('segment-mb', 64) : undefined;
 
 type Mode = 'sync' | 'async';
-interface PhaseResult {
-  producer: ProducerResult;
-  consumer: ConsumerResult;
-  /** CPU time of the server processes (broker + name server, or nats-server) from producer start to consumer end. */
-  serverCpuMs: number;
-  /** Read and write system calls of the server processes over the same span (/proc/PID/io syscr, syscw). */
-  serverReadCalls: number;
-  serverWriteCalls: number;
-  complete: boolean;
-}
 type SystemResults = Partial<Record<Mode, PhaseResult>>;
 /** Per size, per system: one entry per round. */
 const results = new Map<number, { ledgermq: SystemResults[]; nats: SystemResults[] }>();
@@ -104,102 +94,9 @@ for (const s of sizes) results.set(s, { ledgermq: [], nats: [] });
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 const runId = Date.now().toString(36);
 
-// ---------- one phase: a consumer process, then a producer process ----------
-interface PhaseSpec {
-  system: 'ledgermq' | 'nats';
-  mode: Mode;
-  size: number;
-  count: number;
-  capMs: number;
-  producerArgs: string[];
-  consumerArgs: string[];
-  producerScript: string;
-  consumerScript: string;
-  serverPids: number[];
-}
-
-/** CPU time (ms) a process has used so far; 0 when it is gone. */
-function processCpuMs(pid: number): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SEC; // utime, stime
-  } catch {
-    return 0;
-  }
-}
-
-const serverCpu = (pids: number[]): number => pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
-
-/** Read and write system calls a process has made so far (socket and file I/O alike). */
-function processSyscalls(pid: number): { reads: number; writes: number } {
-  try {
-    const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
-    return { reads: Number(/syscr: (\d+)/.exec(io)?.[1] ?? 0), writes: Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0) };
-  } catch {
-    return { reads: 0, writes: 0 };
-  }
-}
-
-const serverSyscalls = (pids: number[]): { reads: number; writes: number } =>
-  pids.map(processSyscalls).reduce((a, b) => ({ reads: a.reads + b.reads, writes: a.writes + b.writes }), { reads: 0, writes: 0 });
-
-async function runPhase(p: PhaseSpec): Promise<PhaseResult> {
-  const label = `${p.system} ${p.mode} ${p.size} B`;
-  const common = ['--size', String(p.size)];
-  const consumer = new Child(`${p.system}-consumer`, process.execPath, [
-    ...consumerNodeArgs,
-    p.consumerScript,
-    ...common,
-    '--capacity', String(p.count),
-    '--time-cap-ms', String(Math.round(p.capMs * 2 + 60_000)),
-    ...p.consumerArgs,
-  ], { echo });
-  let producer: Child | null = null;
-  try {
-    await consumer.waitForLine(/^READY$/, 30_000);
-    producer = new Child(`${p.system}-producer`, process.execPath, [
-      ...producerNodeArgs,
-      p.producerScript,
-      ...common,
-      '--mode', p.mode,
-      '--count', String(p.count),
-      '--window', String(window),
-      '--time-cap-ms', String(Math.round(p.capMs)),
-      ...p.producerArgs,
-    ], { echo });
-    const cpuBefore = serverCpu(p.serverPids);
-    const ioBefore = serverSyscalls(p.serverPids);
-    const pm = await producer.waitForLine(/^RESULT (.*)$/, p.capMs + 60_000);
-    const prod = JSON.parse(pm[1]!) as ProducerResult;
-    consumer.write(`EXPECT ${prod.issued}`);
-    const cm = await consumer.waitForLine(/^RESULT (.*)$/, p.capMs * 2 + 90_000);
-    const cons = JSON.parse(cm[1]!) as ConsumerResult;
-    const serverCpuMs = Math.round(serverCpu(p.serverPids) - cpuBefore);
-    const ioAfter = serverSyscalls(p.serverPids);
-    await Promise.all([producer.join(15_000), consumer.join(20_000)]);
-    const complete = prod.failed === 0 && cons.missing === 0 && cons.wrongSize === 0 && cons.outOfRange === 0 && prod.acked === prod.issued;
-    log(
-      `  ${label.padEnd(22)} producer ${fmtInt(prod.msgsPerSec)} msgs/s ${prod.mbPerSec} MB/s p50 ${prod.latencyMs.p50} ms p99 ${prod.latencyMs.p99} ms` +
-        ` (${prod.acked}/${prod.issued} acked${prod.timeCapped ? ', time cap' : ''}${prod.failed ? `, ${prod.failed} failed: ${prod.firstError}` : ''});` +
-        ` consumer ${fmtInt(cons.msgsPerSec)} msgs/s, ${cons.unique}/${cons.expected} received${cons.duplicates ? `, ${cons.duplicates} duplicates` : ''}` +
-        `${cons.missing ? `, ${cons.missing} MISSING (first ${cons.firstMissing})` : ''}${cons.timedOut ? ', consumer timed out' : ''};` +
-        ` CPU us/msg producer ${perMsg(prod.cpuMs, prod.acked)} server ${perMsg(serverCpuMs, prod.acked)} consumer ${perMsg(cons.cpuMs, cons.unique)}`,
-    );
-    return { producer: prod, consumer: cons, serverCpuMs, serverReadCalls: ioAfter.reads - ioBefore.reads, serverWriteCalls: ioAfter.writes - ioBefore.writes, complete };
-  } catch (error) {
-    if (producer) log(producer.tail());
-    log(consumer.tail());
-    throw error;
-  } finally {
-    await Promise.all([producer?.stop(3000), consumer.stop(3000)]);
-  }
-}
-
-/** CPU microseconds per message. */
-function perMsg(cpuMs: number, msgs: number): number {
-  return msgs > 0 ? Math.round((cpuMs * 1000) / msgs) : 0;
-}
+// ---------- one phase: a consumer process, then a producer process (phase.ts) ----------
+type PhaseSpec = Omit<SharedPhaseSpec, 'window' | 'log' | 'echo' | 'producerNodeArgs' | 'consumerNodeArgs'> & { mode: Mode };
+const runPhase = (p: PhaseSpec): Promise<PhaseResult> => runSharedPhase({ ...p, window, log, echo, producerNodeArgs, consumerNodeArgs });
 
 function phasePlan(): Array<{ size: number; mode: Mode; count: number; capMs: number }> {
   const plan: Array<{ size: number; mode: Mode; count: number; capMs: number }> = [];
@@ -302,22 +199,6 @@ async function runNats(root: string, round: number, bin: string): Promise<void> 
 }
 
 // ---------- report ----------
-function fmtInt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-function ratio(a: number | null, b: number | null): number | null {
-  if (a === null || b === null || b === 0) return null;
-  return Math.round((a / b) * 100) / 100;
-}
-
-function median(values: number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : Math.round(((sorted[mid - 1]! + sorted[mid]!) / 2) * 1000) / 1000;
-}
-
 interface Row {
   key: string;
   label: string;
