@@ -22,8 +22,6 @@ export const MAX_RECONSUME_TIMES_DEFAULT = 16;
 export const MESSAGE_DELAY_LEVELS_DEFAULT = '1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h';
 /** Messages in one SEND_BATCH_MESSAGE request at most. */
 export const BATCH_MESSAGES_MAX = 1024;
-/** Proposals waiting to be written to the log at once; beyond it sends get SYSTEM_BUSY. */
-export const PROPOSALS_PENDING_MAX = 50_000;
 /** Consumer offset updates are batched into one replicated entry for at most this long. */
 export const OFFSET_COMMIT_BATCH_MS = 10;
 /** How often the replicated state (topics, offsets, groups) is snapshotted to disk. */
