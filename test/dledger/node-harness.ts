@@ -9,7 +9,8 @@ import { EntryType } from '../../store/record.js';
 import { FlushMode } from '../../store/flush-service.js';
 import { RaftNode, raftDir, recoverInstall, type MembershipBase } from '../../dledger/node.js';
 import { readJsonFile, writeJsonFileAtomic } from '../../store/atomic-file.js';
-import { Role } from '../../dledger/core/index.js';
+import { Role, type Message } from '../../dledger/core/index.js';
+import { formatMessage } from '../../dledger/core/trace.js';
 import { freePorts } from '../harness/cluster.js';
 import { draft } from '../helpers/messages.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -49,6 +50,8 @@ export class TestNode {
     readonly dir: string,
     readonly peers: Map<string, string>,
     private readonly options: GroupOptions,
+    /** Whether node `id` of the group is running (messages to others are dropped). */
+    private readonly isRunning: (id: string) => boolean,
   ) {}
 
   get port(): number {
@@ -113,6 +116,7 @@ export class TestNode {
       },
       ...this.options.store,
     });
+    this.logs.push(`[harness] ${this.id} opened its store: entries ${this.store.commitLog.firstIndex}..${this.store.commitLog.lastIndex}`);
     this.node = new RaftNode({
       id: this.id,
       dir: raftDir(this.dir),
@@ -128,6 +132,7 @@ export class TestNode {
       config: { electionTicks: this.options.electionTicks ?? 10 },
       logger: { warn: (m) => this.logs.push(m) },
     });
+    this.filterSends();
     this.fatal = null;
     this.node.on('fatal', (err) => {
       this.fatal = err;
@@ -135,6 +140,23 @@ export class TestNode {
     this.store.start();
     await this.node.start();
     this.running = true;
+  }
+
+  /**
+   * Messages to a stopped node are lost, as they are when a peer stays down longer than the transport waits for
+   * a connection (a few seconds). Without this, appends sent during a short outage wait for the reconnect and
+   * arrive after the restart, and a follower meant to miss entries would not. LEDGERMQ_HARNESS_TRACE=1 adds
+   * every Raft message this node sends to its log lines.
+   */
+  private filterSends(): void {
+    const transport = this.node.transport;
+    const send = transport.send.bind(transport);
+    const trace = process.env.LEDGERMQ_HARNESS_TRACE === '1';
+    transport.send = (m: Message) => {
+      if (!this.isRunning(m.to)) return;
+      if (trace) this.logs.push(`[trace] ${formatMessage(m)}`);
+      send(m);
+    };
   }
 
   /** Graceful stop: like the broker's close (state saved after the log is flushed). */
@@ -168,7 +190,7 @@ export class TestGroup {
     const group = new TestGroup(tempDir('ledgermq-raft-'));
     const ports = await freePorts(ids.length);
     const peers = new Map(ids.map((id, i) => [id, `127.0.0.1:${ports[i]}`]));
-    for (const id of ids) group.nodes.push(new TestNode(id, path.join(group.root, id), peers, options));
+    for (const id of ids) group.nodes.push(new TestNode(id, path.join(group.root, id), peers, options, (to) => group.nodes.some((n) => n.id === to && n.running)));
     try {
       await Promise.all(group.nodes.map((n) => n.start()));
     } catch (err) {

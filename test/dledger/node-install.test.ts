@@ -22,6 +22,7 @@ async function followerNeedingInstall(group: TestGroup, leader: TestNode): Promi
   await group.waitCaughtUp(leader);
   await follower.stop();
   const behindAt = follower.store.commitLog.lastIndex;
+  follower.logs.push(`[test] ${follower.id} stopped at entry ${behindAt}`);
   await writeSome(leader, { states: 10, value: 3, topic: 'busy', messages: 90, bodyBytes: 4000 });
   await group.waitCaughtUp(leader);
   for (const n of group.nodes.filter((x) => x.running)) {
@@ -35,6 +36,14 @@ async function followerNeedingInstall(group: TestGroup, leader: TestNode): Promi
   return follower;
 }
 
+/** A failed wait carries every node's log lines, so a failure in CI can be read without a rerun. */
+async function withLogs(wait: Promise<void>, group: TestGroup): Promise<void> {
+  await wait.catch((err: Error) => {
+    const logs = group.nodes.map((n) => `--- ${n.id} (${n.running ? JSON.stringify(n.node.core.status()) : 'stopped'}):\n${n.logs.join('\n')}`);
+    throw new Error(`${err.message}\n${logs.join('\n')}`);
+  });
+}
+
 const adopted = (n: TestNode): boolean => n.logs.some((l) => l.includes('adopted segment install'));
 
 test('a follower restarted right after a segment install starts, and queues whose messages were all deleted keep their offsets', { timeout: TIMEOUT_MS }, async () => {
@@ -43,7 +52,7 @@ test('a follower restarted right after a segment install starts, and queues whos
     const leader = await group.waitForLeader();
     const follower = await followerNeedingInstall(group, leader);
     await follower.start();
-    await waitFor(() => adopted(follower), 15_000, 'the segment install');
+    await withLogs(waitFor(() => adopted(follower), 15_000, 'the segment install'), group);
     // No checkpoint and no state save since: state.json covers less than the install index.
     await follower.crash();
     await follower.start();
@@ -71,7 +80,7 @@ test('a crash in the middle of adopting a segment install is finished at the nex
     fs.mkdirSync(path.join(raftDir(follower.dir), 'install-left-over-by-a-crash'), { recursive: true });
     follower.failNextInstallState = true; // the store is replaced, then the state cannot be saved
     await follower.start();
-    await waitFor(() => follower.fatal !== null, 15_000, 'the failed install to stop the node');
+    await withLogs(waitFor(() => follower.fatal !== null, 15_000, 'the failed install to stop the node'), group);
     assert.match(follower.fatal!.message, /segment install failed half-way/);
     await follower.crash();
     assert.ok(fs.existsSync(path.join(raftDir(follower.dir), 'install.json')), 'the install marker is left for the restart');

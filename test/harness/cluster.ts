@@ -21,17 +21,44 @@ process.on('exit', () => {
   for (const child of everyChild) child.kill('SIGKILL');
 });
 
-/** Reserves `count` distinct free loopback ports (held together, released just before use). */
+/** Lowest port handed out by freePorts (below it: well-known and registered services, 9876, 10911...). */
+const TEST_PORT_MIN = 20_000;
+
+/**
+ * The first port the kernel uses for outgoing connections and `listen(0)` (Linux: ip_local_port_range), or null.
+ * Ports below it are never taken by a client socket, so one found free stays free until a test binds it; an
+ * ephemeral port released by freePorts could be taken in between by any connection another test opens.
+ */
+function ephemeralPortMin(): number | null {
+  try {
+    const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > TEST_PORT_MIN + 1000 ? low : null;
+  } catch {
+    return null;
+  }
+}
+
+function bindPort(port: number): Promise<net.Server | null> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(null));
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+/**
+ * Reserves `count` distinct free loopback ports (held together, released just before use): random ports below the
+ * kernel's ephemeral range when it is known, else ports the kernel picks.
+ */
 export async function freePorts(count: number): Promise<number[]> {
   const servers: net.Server[] = [];
+  const ceiling = ephemeralPortMin();
   try {
-    for (let i = 0; i < count; i++) {
-      const server = net.createServer();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve());
-      });
-      servers.push(server);
+    for (let attempt = 0; servers.length < count; attempt++) {
+      const port = ceiling !== null && attempt < 1000 ? TEST_PORT_MIN + Math.floor(Math.random() * (ceiling - TEST_PORT_MIN)) : 0;
+      const server = await bindPort(port);
+      if (server !== null) servers.push(server);
+      else if (port === 0) throw new Error('no free loopback port');
     }
     return servers.map((s) => (s.address() as net.AddressInfo).port);
   } finally {
