@@ -1,65 +1,13 @@
 // End to end, real processes: the `ledgermq` command used as a user would against a running cluster: topic
 // create/list/route, send, consume, raft status, and --help of every command.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { cli, killClis, ok } from './cli-runner.js';
 import { cleanupStack, inWindows, startCluster } from './helpers.js';
-
-const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'main.js');
-const OUTPUT_CHARS_MAX = 1_000_000;
-
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-const running = new Set<ChildProcess>();
-
-/** Runs `ledgermq ...args`; killed (and the test failed) if it runs past `timeoutMs`. */
-function cli(args: string[], timeoutMs = 20_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
-    running.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      if (stdout.length < OUTPUT_CHARS_MAX) stdout += c.toString();
-    });
-    child.stderr!.on('data', (c: Buffer) => {
-      if (stderr.length < OUTPUT_CHARS_MAX) stderr += c.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`ledgermq ${args.join(' ')} still running after ${timeoutMs} ms; stdout: ${stdout.slice(-500)} stderr: ${stderr.slice(-500)}`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      running.delete(child);
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
-
-function ok(r: CliResult, what: string): string {
-  assert.equal(r.code, 0, `${what} exited with ${r.code ?? r.signal}; stderr: ${r.stderr}; stdout: ${r.stdout}`);
-  return r.stdout;
-}
 
 test('the ledgermq CLI against a running cluster', { timeout: 120_000 }, async (t) => {
   const started = Date.now();
-  t.after(() => {
-    for (const child of running) child.kill('SIGKILL');
-  });
+  t.after(killClis);
   const cleanup = cleanupStack(t);
   const cluster = await startCluster(cleanup, { nodes: 1 });
   const ns = ['--namesrv', cluster.namesrvAddr];
