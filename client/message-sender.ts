@@ -76,6 +76,8 @@ export class MessageSender {
     const attempts = 1 + this.options.retryTimes;
     let lastError: ClientError | null = null;
     let failedBroker: string | undefined;
+    // The group that failed named its new leader: the next attempt goes there at once, without a pause.
+    let redirected = false;
     let fixedQueue: MessageQueue | undefined;
     for (let attempt = 0; attempt < attempts; attempt++) {
       this.core.assertRunning();
@@ -92,7 +94,8 @@ export class MessageSender {
         await this.backoff(attempt);
         continue;
       }
-      if (queue.brokerName === failedBroker) await this.backoff(attempt);
+      if (queue.brokerName === failedBroker && !redirected) await this.backoff(attempt);
+      redirected = false;
       const address = this.core.routes.masterOf(queue.brokerName);
       if (address === undefined) {
         lastError = new ClientError(`broker group ${queue.brokerName} of topic ${out.topic} has no master right now`, ClientErrorCode.NO_ROUTE, true);
@@ -110,7 +113,8 @@ export class MessageSender {
         failedBroker = queue.brokerName;
         const hint = leaderHintFromRemark(error.remark);
         const hinted = hint !== null && hint !== address && this.core.routes.noteLeaderHint(queue.brokerName, hint);
-        if (!hinted) this.faults.markFailed(queue.brokerName);
+        if (hinted) redirected = true;
+        else this.faults.markFailed(queue.brokerName);
         this.core.logger.debug?.(`producer ${this.options.group}: attempt ${attempt + 1} to ${queue.brokerName} failed: ${error.message}`);
       }
     }
@@ -156,8 +160,9 @@ export class MessageSender {
     return route;
   }
 
+  /** The pause before attempt `attempt` (1 = the first retry): retryBackoffMs, doubling. */
   private async backoff(attempt: number): Promise<void> {
-    const ms = this.options.retryBackoffMs * 2 ** Math.min(attempt, 6);
+    const ms = this.options.retryBackoffMs * 2 ** Math.min(Math.max(attempt - 1, 0), 6);
     if (ms > 0) await sleep(ms, undefined, { ref: false });
   }
 

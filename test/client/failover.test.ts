@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Producer, PushConsumer } from '../../client/index.js';
+import { createResponse, RequestCode, ResponseCode } from '../../remoting/index.js';
 import { cleanupStack, eventually, FakeBroker, FakeNameServer, recordingLogger, routeJson, TEST_TIMEOUT } from './fakes.js';
 
 const TOPIC = 'TopicA';
@@ -53,6 +54,32 @@ test('producer and consumer follow the group to its new master after the old one
   assert.equal(n2.sends.length, 1, 'the send landed on the new master');
   await eventually(() => bodies.includes('after'), 5000, 'message from the new master');
   assert.equal(bodies.filter((b) => b === 'before').length, 1, 'no redelivery: the consumer continued from the same offset');
+});
+
+test('a send refused by a deposed leader that names the new one goes there at once, without the retry pause', TEST_TIMEOUT, async (t) => {
+  const cleanup = cleanupStack(t);
+  const ns = await FakeNameServer.start(cleanup);
+  const n1 = await FakeBroker.start('broker-a', cleanup);
+  const n2 = await FakeBroker.start('broker-a', cleanup);
+  // The name server still routes to n1 (it re-registers only later); n1 names n2 as the leader.
+  ns.routes.set(TOPIC, groupRoute(n1, n2));
+  let refused = 0;
+  n1.hooks.set(RequestCode.SEND_MESSAGE_V2, (request) => {
+    refused++;
+    return createResponse(request, ResponseCode.SERVICE_NOT_AVAILABLE, `not the leader of broker-a; the leader is ${n2.address}`);
+  });
+  // A pause would be a minute: the test's timeout catches it.
+  const producer = new Producer({ namesrv: ns.address, group: 'PG', logger: recordingLogger(), retryTimesWhenSendFailed: 2, retryBackoffMs: 60_000 });
+  cleanup(() => producer.shutdown());
+  await producer.start();
+  const sent = await producer.send({ topic: TOPIC, body: 'redirected' });
+  assert.equal(sent.status, 'SEND_OK');
+  assert.equal(refused, 1);
+  assert.equal(n2.sends.length, 1, 'the send landed on the named leader');
+  const again = await producer.send({ topic: TOPIC, body: 'next' });
+  assert.equal(again.status, 'SEND_OK');
+  assert.equal(refused, 1, 'later sends go to the named leader while the hint is fresh');
+  assert.equal(n2.sends.length, 2);
 });
 
 test('routes are polled and heartbeats repeated on their intervals; a route change re-balances', TEST_TIMEOUT, async (t) => {
