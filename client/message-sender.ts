@@ -76,8 +76,9 @@ export class MessageSender {
     const attempts = 1 + this.options.retryTimes;
     let lastError: ClientError | null = null;
     let failedBroker: string | undefined;
-    // The group that failed named its new leader: the next attempt goes there at once, without a pause.
-    let redirected = false;
+    // Where the failed attempt went: a retry to the same group pauses only if it would go there again. When the
+    // group has a new master (the refusal named it, or the refreshed route has it), the retry goes there at once.
+    let failedAddress: string | undefined;
     let fixedQueue: MessageQueue | undefined;
     for (let attempt = 0; attempt < attempts; attempt++) {
       this.core.assertRunning();
@@ -94,9 +95,8 @@ export class MessageSender {
         await this.backoff(attempt);
         continue;
       }
-      if (queue.brokerName === failedBroker && !redirected) await this.backoff(attempt);
-      redirected = false;
       const address = this.core.routes.masterOf(queue.brokerName);
+      if (queue.brokerName === failedBroker && (address === undefined || address === failedAddress)) await this.backoff(attempt);
       if (address === undefined) {
         lastError = new ClientError(`broker group ${queue.brokerName} of topic ${out.topic} has no master right now`, ClientErrorCode.NO_ROUTE, true);
         this.faults.markFailed(queue.brokerName);
@@ -111,10 +111,10 @@ export class MessageSender {
         if (!(error instanceof ClientError) || !error.retriable) throw error;
         lastError = error;
         failedBroker = queue.brokerName;
+        failedAddress = address;
         const hint = leaderHintFromRemark(error.remark);
         const hinted = hint !== null && hint !== address && this.core.routes.noteLeaderHint(queue.brokerName, hint);
-        if (hinted) redirected = true;
-        else this.faults.markFailed(queue.brokerName);
+        if (!hinted) this.faults.markFailed(queue.brokerName);
         this.core.logger.debug?.(`producer ${this.options.group}: attempt ${attempt + 1} to ${queue.brokerName} failed: ${error.message}`);
       }
     }

@@ -82,6 +82,24 @@ test('a send refused by a deposed leader that names the new one goes there at on
   assert.equal(n2.sends.length, 2);
 });
 
+test('a send whose leader died retries at once when the refreshed route names a new master', TEST_TIMEOUT, async (t) => {
+  const cleanup = cleanupStack(t);
+  const ns = await FakeNameServer.start(cleanup);
+  const n1 = await FakeBroker.start('broker-a', cleanup);
+  const n2 = await FakeBroker.start('broker-a', cleanup);
+  ns.routes.set(TOPIC, groupRoute(n1, n2));
+  const producer = new Producer({ namesrv: ns.address, group: 'PG', logger: recordingLogger(), retryTimesWhenSendFailed: 2, retryBackoffMs: 60_000 });
+  cleanup(() => producer.shutdown());
+  await producer.start();
+  await producer.send({ topic: TOPIC, body: 'before' });
+  // n1 dies; the name server already routes to n2, the producer's cached route does not.
+  ns.routes.set(TOPIC, groupRoute(n2, n1));
+  await n1.close();
+  const sent = await producer.send({ topic: TOPIC, body: 'after' }); // a pause would be a minute
+  assert.equal(sent.status, 'SEND_OK');
+  assert.equal(n2.sends.length, 1, 'the retry went to the new master');
+});
+
 test('routes are polled and heartbeats repeated on their intervals; a route change re-balances', TEST_TIMEOUT, async (t) => {
   const cleanup = cleanupStack(t);
   const ns = await FakeNameServer.start(cleanup);
