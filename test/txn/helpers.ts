@@ -2,16 +2,14 @@
 // transactions (TXN_LIST straight from the leader, or `ledgermq txn list`), raw END_TRANSACTION requests, and reading
 // a whole topic back with a PullConsumer.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { PullConsumer, type Logger, type MessageExt } from '../../client/index.js';
 import { TXN_LIST_CODE } from '../../dledger/limits.js';
 import { RemotingClient, RequestCode, ResponseCode, createRequest, type RemotingCommand } from '../../remoting/index.js';
 import { TestCluster, type ClusterOptions } from '../harness/cluster.js';
+import { cli } from '../e2e/cli-runner.js';
 
-export const CLI_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'main.js');
+export { cli, type CliResult } from '../e2e/cli-runner.js';
 
 /** Broker flags for quick back-checks: first check after 1 s, then every 500 ms, at most `max` checks. */
 export function fastTxnArgs(max = 3, timeoutMs = 1000, intervalMs = 500): string[] {
@@ -105,41 +103,6 @@ export async function rawRequest(address: string, code: number, fields: Record<s
 /** END_TRANSACTION sent as an ordinary request (not oneway), so the broker's answer can be seen. */
 export function endTransactionRequest(address: string, fields: Record<string, string>): Promise<RemotingCommand> {
   return rawRequest(address, RequestCode.END_TRANSACTION, fields);
-}
-
-const OUTPUT_CHARS_MAX = 1_000_000;
-
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `ledgermq ...args`, killed after `timeoutMs`. */
-export function cli(args: string[], timeoutMs = 20_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      if (stdout.length < OUTPUT_CHARS_MAX) stdout += c.toString();
-    });
-    child.stderr!.on('data', (c: Buffer) => {
-      if (stderr.length < OUTPUT_CHARS_MAX) stderr += c.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`ledgermq ${args.join(' ')} still running after ${timeoutMs} ms; stdout: ${stdout.slice(-500)} stderr: ${stderr.slice(-500)}`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 /** `ledgermq txn list --json [--group G]`: pending transactions per broker group. */
