@@ -108,6 +108,14 @@ export interface MembershipEntryPayload {
 }
 
 /** Why a proposal was refused. */
+/** The core refused a membership change; `reason` is its reason string (ConfChangeReject or ProposeReject). */
+export class ConfChangeRefusedError extends Error {
+  constructor(readonly reason: string) {
+    super(`membership change refused: ${reason}`);
+    this.name = 'ConfChangeRefusedError';
+  }
+}
+
 export class NotWritableError extends Error {
   constructor(
     readonly reason: string,
@@ -793,7 +801,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     }
     const plan = this.core.planConfChange(p.change);
     if (!plan.ok) {
-      p.reject(new Error(`membership change refused: ${plan.reason}`));
+      p.reject(new ConfChangeRefusedError(plan.reason));
       return;
     }
     const addresses = Object.fromEntries(this.addresses);

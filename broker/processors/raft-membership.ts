@@ -5,6 +5,8 @@ import { ResponseCode, createResponse, type Processor } from '../../remoting/ind
 import { Header, guarded } from '../headers.js';
 import type { BrokerContext } from '../context.js';
 import { refuseUnlessLeader } from '../not-leader.js';
+import { ConfChangeRefusedError } from '../../dledger/node.js';
+import { ConfChangeReject } from '../../dledger/core/index.js';
 
 const CATCH_UP_WAIT_MS_DEFAULT = 600_000;
 const CATCH_UP_POLL_MS = 100;
@@ -26,13 +28,21 @@ export const raftMembership = (ctx: BrokerContext, onChanged: () => void): Proce
         if (!m.learners.includes(node)) await raft.proposeConfChange({ type: 'addLearner', node }, address);
         onChanged();
         const deadline = Date.now() + h.optLong('timeoutMs', CATCH_UP_WAIT_MS_DEFAULT);
-        let lag = raft.learnerReadiness(node);
-        while (lag !== null && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, CATCH_UP_POLL_MS));
-          lag = raft.learnerReadiness(node);
+        for (;;) {
+          let lag = raft.learnerReadiness(node);
+          while (lag !== null && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, CATCH_UP_POLL_MS));
+            lag = raft.learnerReadiness(node);
+          }
+          if (lag !== null) return createResponse(request, ResponseCode.SYSTEM_ERROR, `${node} joined as a learner but did not catch up in time (${lag}); retry to promote it`);
+          try {
+            await raft.proposeConfChange({ type: 'promote', node });
+            break;
+          } catch (err) {
+            // Under load the learner can fall behind again between the check and the proposal: wait again.
+            if (!(err instanceof ConfChangeRefusedError && err.reason === ConfChangeReject.LearnerLagging)) throw err;
+          }
         }
-        if (lag !== null) return createResponse(request, ResponseCode.SYSTEM_ERROR, `${node} joined as a learner but did not catch up in time (${lag}); retry to promote it`);
-        await raft.proposeConfChange({ type: 'promote', node });
         onChanged();
         return createResponse(request, ResponseCode.SUCCESS, `${node} (${address}) added to ${ctx.config.brokerName} as a voter`);
       }
