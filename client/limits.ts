@@ -102,6 +102,8 @@ export const REBALANCE_INTERVAL_MS_DEFAULT = 20_000;
  * failed), another round runs after this delay, doubling per failed round up to the re-balance interval.
  */
 export const REBALANCE_RETRY_DELAY_MS = 500;
+/** Re-balance rounds in a row without a route for a group's retry topic before it is warned about (see rebalance.ts). */
+export const RETRY_ROUTE_MISSES_BEFORE_WARNING = 3;
 /** How long the broker may hold a pull that found nothing (Java `brokerSuspendMaxTimeMillis`, 15 s). */
 export const SUSPEND_TIMEOUT_MS_DEFAULT = 15_000;
 /** Longest hold accepted: the pull's socket timeout is this plus the margin below, within remoting's 300 s cap. */

@@ -7,6 +7,8 @@ import { ClientError, ClientErrorCode, errorText } from './errors.js';
 import type { MessageModel } from './heartbeat.js';
 import type { ProcessQueue } from './process-queue.js';
 import { queueKey, type MessageQueue } from './route.js';
+import { RETRY_ROUTE_MISSES_BEFORE_WARNING } from './limits.js';
+import { RETRY_GROUP_TOPIC_PREFIX } from '../common/topic.js';
 
 export interface RebalanceHost {
   readonly group: string;
@@ -41,6 +43,8 @@ export function diffAssignment(topic: string, held: ReadonlyMap<string, ProcessQ
 
 export class RebalanceService {
   private cursor = 0;
+  /** Retry topic -> re-balance rounds in a row that found no route for it. */
+  private readonly missingRetryRoutes = new Map<string, number>();
 
   constructor(
     private readonly core: ClientCore,
@@ -62,10 +66,11 @@ export class RebalanceService {
       try {
         wanted = await this.wanted(topic);
       } catch (error) {
-        this.core.logger.warn(`consumer ${this.host.group}: re-balance of ${topic} skipped: ${errorText(error)}`);
+        this.noteSkipped(topic, error);
         change.incomplete += 1;
         continue;
       }
+      this.missingRetryRoutes.delete(topic);
       const { release, take } = diffAssignment(topic, this.host.held(), wanted);
       await Promise.all(release.map((pq) => this.host.release(pq)));
       change.released.push(...release.map((pq) => pq.queue));
@@ -76,6 +81,24 @@ export class RebalanceService {
       }
     }
     return change;
+  }
+
+  /**
+   * A group's retry topic is created by the broker on the group's first heartbeat and routed once the broker
+   * re-registers, so a new group finds no route for it for a moment: that is only worth a warning if it lasts.
+   */
+  private noteSkipped(topic: string, error: unknown): void {
+    const message = `consumer ${this.host.group}: re-balance of ${topic} skipped: ${errorText(error)}`;
+    const routeMissing = error instanceof ClientError && error.code === ClientErrorCode.NO_ROUTE;
+    if (routeMissing && topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)) {
+      const times = (this.missingRetryRoutes.get(topic) ?? 0) + 1;
+      this.missingRetryRoutes.set(topic, times);
+      if (times < RETRY_ROUTE_MISSES_BEFORE_WARNING) {
+        this.core.logger.debug?.(message);
+        return;
+      }
+    }
+    this.core.logger.warn(message);
   }
 
   private async wanted(topic: string): Promise<MessageQueue[]> {

@@ -354,3 +354,28 @@ test('progress over messages the filter skipped is committed too', TEST_TIMEOUT,
   await eventually(() => broker.committed(GROUP, TOPIC, 0) === 5, 3000, 'offset past filtered messages');
   assert.equal(calls, 0);
 });
+
+test('a retry topic without a route yet (a new group) is re-balanced quietly once it appears; a missing topic is warned about', TEST_TIMEOUT, async (t) => {
+  const { ns, broker, consumer, logger } = await setup(t);
+  ns.routes.delete(RETRY); // the broker creates it on the first heartbeat; the name server learns it a little later
+  broker.append(TOPIC, 0, 'hello');
+  const c = consumer();
+  const bodies: string[] = [];
+  c.subscribe(TOPIC);
+  c.onMessage((msgs) => {
+    bodies.push(...msgs.map((m) => m.body.toString()));
+    return 'CONSUME_SUCCESS';
+  });
+  await c.start();
+  await eventually(() => bodies.includes('hello'), 3000, 'the message');
+  await eventually(() => logger.debugs.some((m) => m.includes(`re-balance of ${RETRY} skipped: no route`)), 3000, 'a quiet note of the missing retry route');
+  ns.routes.set(RETRY, simpleRoute([broker], 1));
+  await eventually(() => c.assignment().some((q) => q.topic === RETRY), 5000, 'the retry topic re-balanced once routed');
+  assert.deepEqual(logger.warnings.filter((m) => m.includes('re-balance')), [], 'no warning for a retry route that appeared');
+
+  const other = consumer({ group: 'CG2' });
+  other.subscribe('NoSuchTopic');
+  other.onMessage(() => 'CONSUME_SUCCESS');
+  await other.start();
+  await eventually(() => logger.warnings.some((m) => m.includes('re-balance of NoSuchTopic skipped: no route')), 3000, 'a warning for a missing topic');
+});
