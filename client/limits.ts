@@ -48,6 +48,11 @@ export const MAX_MESSAGE_BYTES_DEFAULT = MESSAGE_BODY_BYTES_MAX;
 export const FAULT_AVOIDANCE_MS_DEFAULT = 10_000;
 /** Pause before a retry that goes back to the broker group that just failed (doubles per attempt). */
 export const SEND_RETRY_BACKOFF_MS_DEFAULT = 100;
+/**
+ * While a send waits out the reconnect backoff of a master that stopped answering, the route is asked for again
+ * this often, so a new master (a failover) is used as soon as the name server knows it.
+ */
+export const ROUTE_POLL_DURING_RECONNECT_WAIT_MS = 100;
 /** Auto-create template topic named in every send header (`defaultTopic`, Java `createTopicKey`). */
 export const DEFAULT_TOPIC = 'TBW102';
 /** Queue count asked for when the broker auto-creates a topic (Java `defaultTopicQueueNums`). */

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequest, RequestCode, ResponseCode, type RemotingCommand } from '../remoting/index.js';
 import type { ClientCore } from './client-core.js';
 import { ClientError, ClientErrorCode, errorText, illegalArgument, leaderHintFromRemark, malformedResponse, responseError, RETRIABLE_SEND_CODES } from './errors.js';
-import { DEFAULT_TOPIC, DEFAULT_TOPIC_QUEUE_NUMS } from './limits.js';
+import { DEFAULT_TOPIC, DEFAULT_TOPIC_QUEUE_NUMS, ROUTE_POLL_DURING_RECONNECT_WAIT_MS } from './limits.js';
 import { FaultTracker, RoundRobinSelector } from './queue-selection.js';
 import type { TopicRoute } from './route-cache.js';
 import type { MessageQueue } from './route.js';
@@ -95,8 +95,11 @@ export class MessageSender {
         await this.backoff(attempt);
         continue;
       }
-      const address = this.core.routes.masterOf(queue.brokerName);
+      let address = this.core.routes.masterOf(queue.brokerName);
       if (queue.brokerName === failedBroker && (address === undefined || address === failedAddress)) await this.backoff(attempt);
+      if (address !== undefined && this.core.remoting.reconnectWaitMs(address) > 0) {
+        address = await this.masterAfterReconnectWait(out.topic, queue.brokerName, address);
+      }
       if (address === undefined) {
         lastError = new ClientError(`broker group ${queue.brokerName} of topic ${out.topic} has no master right now`, ClientErrorCode.NO_ROUTE, true);
         this.faults.markFailed(queue.brokerName);
@@ -158,6 +161,25 @@ export class MessageSender {
       throw new ClientError(`no route for topic ${topic}: no name server knows it and auto-creation is not available`, ClientErrorCode.NO_ROUTE, false);
     }
     return route;
+  }
+
+  /**
+   * The group's master once `address` (which failed to connect lately) may be tried again, or at once a new master
+   * the name server names meanwhile: during a failover the old leader's address is in reconnect backoff, and
+   * waiting it out would keep a send from the new leader for as long as the backoff has grown.
+   */
+  private async masterAfterReconnectWait(topic: string, brokerName: string, address: string): Promise<string> {
+    for (let wait = this.core.remoting.reconnectWaitMs(address); wait > 0; wait = this.core.remoting.reconnectWaitMs(address)) {
+      await sleep(Math.min(wait, ROUTE_POLL_DURING_RECONNECT_WAIT_MS));
+      try {
+        await this.core.routes.refresh(topic, true);
+      } catch (error) {
+        this.core.logger.debug?.(`producer ${this.options.group}: route refresh of ${topic} failed: ${errorText(error)}`);
+      }
+      const master = this.core.routes.masterOf(brokerName);
+      if (master !== undefined && master !== address) return master;
+    }
+    return address;
   }
 
   /** The pause before attempt `attempt` (1 = the first retry): retryBackoffMs, doubling. */

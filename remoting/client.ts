@@ -113,6 +113,16 @@ export class RemotingClient {
     return remote.connecting;
   }
 
+  /**
+   * How long a request to `address` would wait before a connection attempt may start (the reconnect backoff after
+   * failed attempts); 0 when connected, connecting, or free to connect now.
+   */
+  reconnectWaitMs(address: string): number {
+    const remote = this.remotes.get(address);
+    if (remote === undefined || remote.connecting !== null || (remote.connection !== null && remote.connection.isOpen)) return 0;
+    return Math.max(0, remote.notBefore - performance.now());
+  }
+
   /** Closes every connection; later calls are rejected. */
   async close(): Promise<void> {
     this.closing.abort();

@@ -100,6 +100,26 @@ test('a send whose leader died retries at once when the refreshed route names a 
   assert.equal(n2.sends.length, 1, 'the retry went to the new master');
 });
 
+test('a send does not wait out the reconnect backoff of a dead master once the name server names a new one', TEST_TIMEOUT, async (t) => {
+  const cleanup = cleanupStack(t);
+  const ns = await FakeNameServer.start(cleanup);
+  const n1 = await FakeBroker.start('broker-a', cleanup);
+  const n2 = await FakeBroker.start('broker-a', cleanup);
+  ns.routes.set(TOPIC, groupRoute(n1, n2));
+  // No retries: the one attempt must reach the new master.
+  const producer = new Producer({ namesrv: ns.address, group: 'PG', logger: recordingLogger(), retryTimesWhenSendFailed: 0 });
+  cleanup(() => producer.shutdown());
+  await producer.start();
+  await producer.send({ topic: TOPIC, body: 'before' });
+  await n1.close();
+  // Failed connects grow n1's reconnect backoff (100, 200, 400 ms... with jitter).
+  for (let i = 0; i < 4; i++) await assert.rejects(producer.send({ topic: TOPIC, body: `lost-${i}` }));
+  ns.routes.set(TOPIC, groupRoute(n2, n1)); // the new leader registered
+  const sent = await producer.send({ topic: TOPIC, body: 'after' });
+  assert.equal(sent.status, 'SEND_OK');
+  assert.equal(n2.sends.length, 1, 'the send went to the new master');
+});
+
 test('routes are polled and heartbeats repeated on their intervals; a route change re-balances', TEST_TIMEOUT, async (t) => {
   const cleanup = cleanupStack(t);
   const ns = await FakeNameServer.start(cleanup);
