@@ -8,6 +8,7 @@ import { Header } from './headers.js';
 import { PullSysFlag } from '../common/protocol.js';
 import type { BrokerContext } from './context.js';
 import { PULL_SUSPEND_MS_MAX } from './limits.js';
+import { notWritableResponse } from './not-leader.js';
 
 export { PullSysFlag };
 
@@ -51,6 +52,9 @@ export function tagFilter(expression: string | undefined): Set<number> | null {
   return new Set(tags.map(tagHashCode));
 }
 
+/** Pull outcomes a replica may answer itself: the requested offset is inside what it stores. */
+const SERVABLE_ON_A_REPLICA: ReadonlySet<GetMessageStatus> = new Set([GetMessageStatus.FOUND, GetMessageStatus.NO_MATCHED_MESSAGE, GetMessageStatus.OFFSET_FOUND_NULL]);
+
 export class PullService {
   constructor(private readonly ctx: BrokerContext) {}
 
@@ -72,6 +76,13 @@ export class PullService {
     }
     const maxMessages = Math.max(1, h.maxMsgNums);
     let result = ctx.store.getMessages(h.topic, h.queueId, h.queueOffset, maxMessages, matches);
+    if (!ctx.raft.isReadyLeader && !SERVABLE_ON_A_REPLICA.has(result.status)) {
+      // A replica serves what it has, but its view of a queue's ends may lag the leader's (or, after retention,
+      // differ): answering "offset moved" from it would send the consumer backwards or forwards. Only the leader
+      // speaks for a queue's ends; the consumer is sent there.
+      result.release();
+      return notWritableResponse(ctx, request);
+    }
     const nothingYet = result.status === GetMessageStatus.OFFSET_OVERFLOW_ONE || (result.status === GetMessageStatus.NO_MESSAGE_IN_QUEUE && h.queueOffset === 0);
     if (nothingYet && h.sysFlag & PullSysFlag.SUSPEND && h.suspendTimeoutMillis > 0) {
       const suspendMs = Math.min(h.suspendTimeoutMillis, PULL_SUSPEND_MS_MAX);

@@ -160,6 +160,8 @@ export function startMiniBroker(options: MiniBrokerOptions = {}): MiniBroker {
     clock,
     log: (m: string) => void logs.push(m),
     leaderBrokerAddr: () => STORE_HOST,
+    // The metrics the services touch, as no-ops.
+    metrics: { pullLatency: { observe: () => undefined }, sendLatency: { observe: () => undefined }, countDelivered: () => undefined, countReceived: () => undefined },
   } as unknown as BrokerContext;
   let connectionIds = 0;
   return {

@@ -22,7 +22,7 @@ export interface DrillReport {
   extra?: Record<string, unknown>;
 }
 
-const quiet = { warn: () => undefined, info: () => undefined, debug: () => undefined };
+const t00 = Date.now(); const quiet = { warn: (m: string) => { if (process.env.DRILL_LOG) console.log('W', Date.now() - t00, m); }, info: () => undefined, debug: (m: string) => { if (process.env.DRILL_LOG && /releas|took|re-balance|offset/.test(m)) console.log('D', Date.now() - t00, m); } };
 
 export class Workload {
   readonly topic: string;
