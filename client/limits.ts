@@ -117,6 +117,10 @@ export const SUSPEND_TIMEOUT_MS_MAX = 120_000;
 export const PULL_TIMEOUT_MARGIN_MS = 15_000;
 /** Pause before pulling a queue again after a failed pull (Java `pullTimeDelayMillsWhenException`). */
 export const PULL_ERROR_BACKOFF_MS_DEFAULT = 3000;
+/** During that pause after a pull the master could not serve, the route is asked for again this often... */
+export const PULL_ROUTE_POLL_AFTER_ERROR_MS = 500;
+/** ...and the queue's master (route or leader hint) is looked at this often; a new one ends the pause. */
+export const PULL_MASTER_CHECK_MS = 50;
 /**
  * Empty answers (19/20) that arrive this quickly are suspicious: a broker that does not honour SUSPEND
  * would otherwise be polled in a tight loop. After EMPTY_PULLS_QUICK_MAX of them in a row the queue

@@ -8,7 +8,7 @@ import { ResponseCode } from '../remoting/index.js';
 import { PullSysFlag, type RawPullResult } from './broker-api.js';
 import type { ClientCore } from './client-core.js';
 import { ClientError, errorText, leaderHintFromRemark, ROUTE_STALE_CODES } from './errors.js';
-import { EMPTY_PULL_BACKOFF_MS, EMPTY_PULL_QUICK_MS, EMPTY_PULLS_QUICK_MAX, PULL_TIMEOUT_MARGIN_MS } from './limits.js';
+import { EMPTY_PULL_BACKOFF_MS, EMPTY_PULL_QUICK_MS, EMPTY_PULLS_QUICK_MAX, PULL_MASTER_CHECK_MS, PULL_ROUTE_POLL_AFTER_ERROR_MS, PULL_TIMEOUT_MARGIN_MS } from './limits.js';
 import type { OffsetStore } from './offset-store.js';
 import type { ProcessQueue } from './process-queue.js';
 import { queueKey } from './route.js';
@@ -121,8 +121,8 @@ export class PullService {
         );
       } catch (error) {
         if (pq.dropped || this.stopped) break;
-        this.onError(pq, address, error);
-        await this.pause(this.o.errorBackoffMs);
+        if (this.onError(pq, address, error)) await this.pauseUnlessMasterChanges(pq, address);
+        else await this.pause(this.o.errorBackoffMs);
         continue;
       }
       if (pq.dropped || this.stopped) break;
@@ -163,16 +163,43 @@ export class PullService {
     }
   }
 
-  private onError(pq: ProcessQueue, address: string, error: unknown): void {
+  /** Logs a failed pull and reacts to it; true when the broker is gone or no longer leads (the route is stale). */
+  private onError(pq: ProcessQueue, address: string, error: unknown): boolean {
     const { core, group } = this.o;
     const topic = pq.queue.topic;
     core.logger.warn(`consumer ${group}: pull of ${queueKey(pq.queue)} from ${address} failed: ${errorText(error)}`);
-    if (!(error instanceof ClientError)) return;
-    if (error.isTransport || ROUTE_STALE_CODES.has(error.code)) {
-      const hint = leaderHintFromRemark(error.remark);
-      if (hint !== null && hint !== address) core.routes.noteLeaderHint(pq.queue.brokerName, hint);
-      core.routes.refreshSoon(topic);
-    }
+    if (!(error instanceof ClientError)) return false;
     if (SUBSCRIPTION_REJECTED.has(error.code)) this.o.resubscribe();
+    if (!error.isTransport && !ROUTE_STALE_CODES.has(error.code)) return false;
+    const hint = leaderHintFromRemark(error.remark);
+    if (hint !== null && hint !== address) core.routes.noteLeaderHint(pq.queue.brokerName, hint);
+    core.routes.refreshSoon(topic);
+    return true;
+  }
+
+  /**
+   * The error pause after a pull the old master could not serve, cut short once the queue's group has another
+   * master: during a failover the name server learns the new leader a moment after the old one is gone, so the
+   * route is asked for again every PULL_ROUTE_POLL_AFTER_ERROR_MS meanwhile.
+   */
+  private async pauseUnlessMasterChanges(pq: ProcessQueue, address: string): Promise<void> {
+    const { core } = this.o;
+    const { brokerName, topic } = pq.queue;
+    const deadline = performance.now() + this.o.errorBackoffMs;
+    let nextPoll = performance.now() + PULL_ROUTE_POLL_AFTER_ERROR_MS;
+    // Never at once: two nodes naming each other (stale hints in an election) must not make a tight loop.
+    await this.pause(PULL_MASTER_CHECK_MS);
+    while (!pq.dropped && !this.stopped) {
+      const master = core.routes.masterOf(brokerName);
+      if (master !== undefined && master !== address) return;
+      const now = performance.now();
+      if (now >= deadline) return;
+      if (now >= nextPoll) {
+        nextPoll = now + PULL_ROUTE_POLL_AFTER_ERROR_MS;
+        await core.routes.refresh(topic).catch((error) => core.logger.debug?.(`consumer ${this.o.group}: route refresh of ${topic} failed: ${errorText(error)}`));
+        continue;
+      }
+      await this.pause(Math.min(PULL_MASTER_CHECK_MS, deadline - now, nextPoll - now));
+    }
   }
 }

@@ -120,6 +120,45 @@ test('a send does not wait out the reconnect backoff of a dead master once the n
   assert.equal(n2.sends.length, 1, 'the send went to the new master');
 });
 
+test('a consumer whose master died resumes on the new one as soon as the name server names it, not after the error pause', TEST_TIMEOUT, async (t) => {
+  const cleanup = cleanupStack(t);
+  const ns = await FakeNameServer.start(cleanup);
+  const n1 = await FakeBroker.start('broker-a', cleanup);
+  const n2 = await FakeBroker.start('broker-a', cleanup);
+  ns.routes.set(TOPIC, groupRoute(n1, n2));
+  ns.routes.set('%RETRY%CG', groupRoute(n1, n2));
+  const consumer = new PushConsumer({
+    namesrv: ns.address,
+    group: 'CG',
+    logger: recordingLogger(),
+    consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+    suspendTimeoutMs: 300,
+    pullErrorBackoffMs: 60_000, // waiting it out would time the test out
+    persistOffsetIntervalMs: 100,
+  });
+  cleanup(() => consumer.shutdown());
+  const bodies: string[] = [];
+  consumer.subscribe(TOPIC);
+  consumer.onMessage((msgs) => {
+    bodies.push(...msgs.map((m) => m.body.toString()));
+    return 'CONSUME_SUCCESS';
+  });
+  n1.append(TOPIC, 0, 'before');
+  await consumer.start();
+  await eventually(() => bodies.includes('before'), 3000, 'first message');
+  n2.append(TOPIC, 0, 'before');
+  for (const [k, v] of n1.offsets) n2.offsets.set(k, v);
+  n2.append(TOPIC, 0, 'after');
+  await n1.close();
+  // The name server has no route for a moment (the old leader is gone, the new one not registered yet).
+  ns.routes.delete(TOPIC);
+  await new Promise((r) => setTimeout(r, 700));
+  ns.routes.set(TOPIC, groupRoute(n2, n1));
+  ns.routes.set('%RETRY%CG', groupRoute(n2, n1));
+  await eventually(() => bodies.includes('after'), 5000, 'the message on the new master');
+  assert.equal(bodies.filter((b) => b === 'before').length, 1, 'nothing consumed twice');
+});
+
 test('routes are polled and heartbeats repeated on their intervals; a route change re-balances', TEST_TIMEOUT, async (t) => {
   const cleanup = cleanupStack(t);
   const ns = await FakeNameServer.start(cleanup);
