@@ -22,7 +22,22 @@ export interface DrillReport {
   extra?: Record<string, unknown>;
 }
 
-const t00 = Date.now(); const quiet = { warn: (m: string) => { if (process.env.DRILL_LOG) console.log('W', Date.now() - t00, m); }, info: () => undefined, debug: (m: string) => { if (process.env.DRILL_LOG && /releas|took|re-balance|offset/.test(m)) console.log('D', Date.now() - t00, m); } };
+/**
+ * The drill clients' logger: silent, unless LEDGERMQ_DRILL_LOG=1, which prints their warnings and their re-balance
+ * and offset debug lines with the milliseconds since the drill module loaded (to read a failed or slow drill).
+ */
+const DRILL_LOG = process.env.LEDGERMQ_DRILL_LOG === '1';
+const loadedAt = Date.now();
+const drillLine = (kind: string, m: string): void => console.log(`${kind} ${Date.now() - loadedAt} ${m}`);
+const quiet = {
+  warn: (m: string) => {
+    if (DRILL_LOG) drillLine('warn', m);
+  },
+  info: () => undefined,
+  debug: (m: string) => {
+    if (DRILL_LOG && /releas|took|re-balance|offset/.test(m)) drillLine('debug', m);
+  },
+};
 
 export class Workload {
   readonly topic: string;
