@@ -18,6 +18,8 @@ export interface DevOptions {
   echo?: boolean;
   /** Environment of `ledgermq dev` and so of its name server and brokers (e.g. NODE_OPTIONS for profiling). */
   env?: NodeJS.ProcessEnv;
+  /** Picks the base port for the offsets dev derives its ports from (default: a random free block). */
+  portBlock?: (offsets: readonly number[]) => Promise<number>;
 }
 
 const running = new Set<string>();
@@ -38,7 +40,7 @@ export class LedgermqDev {
   static async start(o: DevOptions): Promise<LedgermqDev> {
     // dev derives ports: broker i = base + 10 i, raft i = base + i, metrics: name server = base, broker i = base + 1 + i
     const n = o.nodes;
-    const base = await freePortBlock([
+    const base = await (o.portBlock ?? freePortBlock)([
       0, // name server
       ...Array.from({ length: n }, (_, i) => 100 + 10 * i), // brokers
       ...Array.from({ length: n }, (_, i) => 200 + i), // raft

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { ClusterFile } from '../../cli/commands/dev.js';
 import { LedgermqDev } from '../../bench/e2e/ledgermq-dev.js';
 import { tempDir } from '../helpers/tmp.js';
+import { freePortBlock } from '../harness/cluster.js';
 import { cli, killClis, ok } from './cli-runner.js';
 
 const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -37,7 +38,7 @@ test('the README quick start: dev cluster, CLI, transactional example, kill -9 o
   const dataDir = tempDir('ledgermq-quickstart-');
   t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   t.after(killClis);
-  const dev = await LedgermqDev.start({ nodes: 3, dataDir, segmentMb: 8 });
+  const dev = await LedgermqDev.start({ nodes: 3, dataDir, segmentMb: 8, portBlock: freePortBlock });
   t.after(() => dev.stop());
   const ns = ['--namesrv', dev.namesrv];
 

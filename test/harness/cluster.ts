@@ -46,9 +46,47 @@ function bindPort(port: number): Promise<net.Server | null> {
   });
 }
 
+/** Where test processes note the ports they handed out, so two of them (`npm test` runs two at once) never share one. */
+const PORT_CLAIMS_DIR = path.join(os.tmpdir(), 'ledgermq-test-ports');
+/** A claim older than this is void: its test is long over. */
+const PORT_CLAIM_TTL_MS = 10 * 60_000;
+let claimsSwept = false;
+
+/**
+ * Claims `port` for this process for PORT_CLAIM_TTL_MS: a free port handed out here is bound only later, by a child
+ * process, and another test process could otherwise find it free meanwhile and hand it out too.
+ */
+function claimPort(port: number): boolean {
+  if (!claimsSwept) {
+    claimsSwept = true;
+    fs.mkdirSync(PORT_CLAIMS_DIR, { recursive: true });
+    for (const name of fs.readdirSync(PORT_CLAIMS_DIR)) {
+      const file = path.join(PORT_CLAIMS_DIR, name);
+      try {
+        if (Date.now() - fs.statSync(file).mtimeMs > PORT_CLAIM_TTL_MS) fs.rmSync(file, { force: true });
+      } catch {
+        // another process swept it
+      }
+    }
+  }
+  const file = path.join(PORT_CLAIMS_DIR, String(port));
+  try {
+    fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch {
+    try {
+      if (Date.now() - fs.statSync(file).mtimeMs <= PORT_CLAIM_TTL_MS) return false;
+      fs.writeFileSync(file, String(process.pid)); // a void claim: take it over
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
 /**
  * Reserves `count` distinct free loopback ports (held together, released just before use): random ports below the
- * kernel's ephemeral range when it is known, else ports the kernel picks.
+ * kernel's ephemeral range when it is known, each claimed for this process, else ports the kernel picks.
  */
 export async function freePorts(count: number): Promise<number[]> {
   const servers: net.Server[] = [];
@@ -56,6 +94,7 @@ export async function freePorts(count: number): Promise<number[]> {
   try {
     for (let attempt = 0; servers.length < count; attempt++) {
       const port = ceiling !== null && attempt < 1000 ? TEST_PORT_MIN + Math.floor(Math.random() * (ceiling - TEST_PORT_MIN)) : 0;
+      if (port !== 0 && !claimPort(port)) continue;
       const server = await bindPort(port);
       if (server !== null) servers.push(server);
       else if (port === 0) throw new Error('no free loopback port');
@@ -64,6 +103,31 @@ export async function freePorts(count: number): Promise<number[]> {
   } finally {
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   }
+}
+
+/**
+ * A base port such that base + each offset is free and claimed for this process (for `ledgermq dev`, which derives
+ * its ports from a base).
+ */
+export async function freePortBlock(offsets: readonly number[]): Promise<number> {
+  const ceiling = ephemeralPortMin() ?? 32_768;
+  const span = Math.max(...offsets) + 1;
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const base = TEST_PORT_MIN + Math.floor(Math.random() * (ceiling - TEST_PORT_MIN - span));
+    const held: net.Server[] = [];
+    let ok = true;
+    for (const offset of offsets) {
+      const server = claimPort(base + offset) ? await bindPort(base + offset) : null;
+      if (server === null) {
+        ok = false;
+        break;
+      }
+      held.push(server);
+    }
+    await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
+    if (ok) return base;
+  }
+  throw new Error('no free block of loopback ports');
 }
 
 export interface ClusterOptions {
