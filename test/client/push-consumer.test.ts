@@ -263,9 +263,10 @@ test('shutdown commits the smallest unconsumed offset, so an unfinished message 
 });
 
 test('broadcasting: every queue, offsets in a local file, failures are not sent back', TEST_TIMEOUT, async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ledgermq-client-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { broker, consumer, ns } = await setup(t, 2);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ledgermq-client-'));
+  // After setup's cleanup (hooks run in order): the consumers write their offset file once more on shutdown.
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   ns.routes.delete(RETRY);
   for (let q = 0; q < 2; q++) for (let i = 0; i < 3; i++) broker.append(TOPIC, q, `m${q}${i}`);
   const c = consumer({ messageModel: 'BROADCASTING', offsetStoreDir: dir });
