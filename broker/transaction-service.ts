@@ -18,6 +18,7 @@ import { viewOf } from '../common/bytes.js';
 import { PROPERTIES_BYTES_MAX } from '../common/limits.js';
 import { EntryType, RECORD_HEADER_BYTES } from '../store/record.js';
 import type { ConsumeQueue, CqEntry } from '../store/consume-queue.js';
+import type { PendingTransaction } from './processors/txn-list.js';
 import type { BrokerContext } from './context.js';
 import { encodeStateEntry, type StateOp } from './replicated-state.js';
 import { TxnDecision } from './transaction-state.js';
@@ -362,7 +363,7 @@ export class TransactionService {
   }
 
   /** Pending half messages of a producer group (or all), oldest first, for `ledgermq txn list`. */
-  pending(group: string | undefined, now = this.ctx.clock()): Array<{ halfOffset: number; msgId: string; topic: string; producerGroup: string; ageMs: number; checks: number; nextCheckAt: number | null }> {
+  pending(group: string | undefined, now = this.ctx.clock()): PendingTransaction[] {
     const ctx = this.ctx;
     const cq = ctx.store.consumeQueues.find(SystemTopic.TRANS_HALF, 0);
     if (!cq) return [];

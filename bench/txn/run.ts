@@ -8,17 +8,13 @@
 // Prints a table and ends with ONE JSON line holding every figure and the txn/plain ratios.
 // Usage: node dist/bench/txn/run.js [--quick] [--rounds 3] [--seq-count 2000] [--window-count 20000] [--window 64]
 //        [--size 128] [--phase-seconds 8] [--echo] [--keep]
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { Admin, Producer, TransactionProducer, type Message } from '../../client/index.js';
-import type { ClusterFile } from '../../cli/commands/dev.js';
+import { LedgermqDev } from '../e2e/ledgermq-dev.js';
 
-const CLI_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'main.js');
 const TOPIC = 'BenchTxn';
 
 // ---------- options ----------
@@ -42,125 +38,7 @@ const echo = has('echo');
 const keep = has('keep');
 
 // ---------- the cluster ----------
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** A base port such that base + each offset is free (dev derives every port from a few bases). */
-async function freePortBlock(offsets: number[]): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    let ok = true;
-    for (const off of offsets) {
-      if (!(await isFree(base + off))) {
-        ok = false;
-        break;
-      }
-    }
-    if (ok) return base;
-  }
-  throw new Error('no free block of loopback ports after 100 attempts');
-}
-
-class Dev {
-  private constructor(
-    readonly child: ChildProcess,
-    readonly namesrv: string,
-    readonly dataDir: string,
-  ) {}
-
-  static async start(dataDir: string): Promise<Dev> {
-    // name server = base, broker = base+100, raft = base+200, metrics: name server base+300, broker base+301
-    const base = await freePortBlock([0, 100, 200, 300, 301]);
-    const child = spawn(
-      process.execPath,
-      [CLI_MAIN, 'dev', '--nodes', '1', '--data', dataDir, '--host', '127.0.0.1', '--namesrv-port', String(base), '--broker-port', String(base + 100), '--raft-port', String(base + 200), '--metrics-port', String(base + 300)],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    devs.add({ child, dataDir });
-    const lines: string[] = [];
-    const namesrv = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`ledgermq dev not ready within 60 s:\n${lines.slice(-20).join('\n')}`)), 60_000);
-      let buffered = '';
-      const onData = (chunk: Buffer): void => {
-        buffered += chunk.toString();
-        let nl: number;
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, nl);
-          buffered = buffered.slice(nl + 1);
-          lines.push(line);
-          if (lines.length > 200) lines.shift();
-          if (echo) process.stdout.write(`  [dev] ${line}\n`);
-          const m = /ready namesrv=(\S+)/.exec(line);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]!);
-          }
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`ledgermq dev exited (${signal ?? code}):\n${lines.slice(-20).join('\n')}`));
-      });
-    });
-    // Keep draining output so the children never block on a full pipe.
-    child.stdout!.resume();
-    child.stderr!.resume();
-    return new Dev(child, namesrv, dataDir);
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGINT');
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 8000)))]);
-      clearTimeout(timer);
-    }
-    killListed(this.dataDir);
-    for (const d of devs) if (d.dataDir === this.dataDir) devs.delete(d);
-  }
-}
-
-const devs = new Set<{ child: ChildProcess; dataDir: string }>();
-
-/** SIGKILLs dev and the name server and broker it started (only processes whose command line is ours). */
-function killListed(dataDir: string): void {
-  let cluster: ClusterFile | null = null;
-  try {
-    cluster = JSON.parse(fs.readFileSync(path.join(dataDir, 'cluster.json'), 'utf8')) as ClusterFile;
-  } catch {
-    return;
-  }
-  for (const pid of [cluster.namesrv.pid, ...cluster.brokers.map((b) => b.pid)]) {
-    let cmdline = '';
-    try {
-      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    } catch {
-      continue; // gone
-    }
-    if (!cmdline.includes(CLI_MAIN) || (cmdline.includes('broker') && !cmdline.includes(dataDir))) continue;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
-process.on('exit', () => {
-  for (const d of devs) {
-    if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
-    killListed(d.dataDir);
-  }
-});
+// `ledgermq dev --nodes 1` on free ports, as bench:e2e starts it (its exit handler kills what dev started).
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 
 // ---------- measuring ----------
@@ -233,7 +111,7 @@ type Mode = 'seq' | 'window';
 
 async function main(): Promise<void> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ledgermq-bench-txn-'));
-  const dev = await Dev.start(path.join(root, 'dev'));
+  const dev = await LedgermqDev.start({ nodes: 1, dataDir: path.join(root, 'dev'), echo });
   const quiet = { warn: (m: string) => echo && console.error(m) };
   const admin = new Admin({ namesrv: dev.namesrv, logger: quiet });
   const producer = new Producer({ namesrv: dev.namesrv, group: 'PG_bench_plain', logger: quiet });

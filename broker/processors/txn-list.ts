@@ -3,6 +3,17 @@ import { ResponseCode, createResponse, type Processor } from '../../remoting/ind
 import { Header, guarded } from '../headers.js';
 import type { TransactionService } from '../transaction-service.js';
 
+/** One pending transaction in the TXN_LIST answer (`{ pending: PendingTransaction[] }`). */
+export interface PendingTransaction {
+  halfOffset: number;
+  msgId: string;
+  topic: string;
+  producerGroup: string;
+  ageMs: number;
+  checks: number;
+  nextCheckAt: number | null;
+}
+
 export const txnList = (txns: TransactionService): Processor =>
   guarded((request) => {
     const group = new Header(request).optStr('producerGroup');

@@ -1,4 +1,5 @@
 // `ledgermq txn list --group G`: pending half messages (unresolved transactions) on every broker group's leader.
+import type { PendingTransaction } from '../../broker/processors/txn-list.js';
 import type { CommandModule } from 'yargs';
 import { RemotingClient, RequestCode, ResponseCode, createRequest } from '../../remoting/index.js';
 import { TXN_LIST_CODE } from '../../dledger/limits.js';
@@ -9,15 +10,6 @@ interface Args {
   json: boolean;
 }
 
-interface Pending {
-  halfOffset: number;
-  msgId: string;
-  topic: string;
-  producerGroup: string;
-  ageMs: number;
-  checks: number;
-  nextCheckAt: number | null;
-}
 
 export const txnCommand: CommandModule<object, Args> = {
   command: 'txn <action>',
@@ -34,7 +26,7 @@ export const txnCommand: CommandModule<object, Args> = {
       const r = await client.invoke(args.namesrv, createRequest(RequestCode.GET_BROKER_CLUSTER_INFO), 3000);
       if (r.code !== ResponseCode.SUCCESS || !Buffer.isBuffer(r.body)) throw new Error(`cluster info from ${args.namesrv} failed: ${r.remark}`);
       const info = JSON.parse(r.body.toString('utf8')) as { brokerAddrTable: Record<string, { brokerAddrs: Record<string, string> }> };
-      const all: Record<string, Pending[]> = {};
+      const all: Record<string, PendingTransaction[]> = {};
       for (const [name, data] of Object.entries(info.brokerAddrTable ?? {})) {
         const leader = data.brokerAddrs['0'];
         if (!leader) {
@@ -43,7 +35,7 @@ export const txnCommand: CommandModule<object, Args> = {
         }
         const resp = await client.invoke(leader, createRequest(TXN_LIST_CODE, args.group ? { producerGroup: args.group } : null), 10_000);
         if (resp.code !== ResponseCode.SUCCESS || !Buffer.isBuffer(resp.body)) throw new Error(`${name}: ${resp.remark}`);
-        all[name] = (JSON.parse(resp.body.toString('utf8')) as { pending: Pending[] }).pending;
+        all[name] = (JSON.parse(resp.body.toString('utf8')) as { pending: PendingTransaction[] }).pending;
       }
       if (args.json) {
         console.log(JSON.stringify(all, null, 2));

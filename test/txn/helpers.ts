@@ -2,14 +2,16 @@
 // transactions (TXN_LIST straight from the leader, or `ledgermq txn list`), raw END_TRANSACTION requests, and reading
 // a whole topic back with a PullConsumer.
 import assert from 'node:assert/strict';
-import type { TestContext } from 'node:test';
-import { PullConsumer, type Logger, type MessageExt } from '../../client/index.js';
+import { PullConsumer, type MessageExt } from '../../client/index.js';
 import { TXN_LIST_CODE } from '../../dledger/limits.js';
 import { RemotingClient, RequestCode, ResponseCode, createRequest, type RemotingCommand } from '../../remoting/index.js';
-import { TestCluster, type ClusterOptions } from '../harness/cluster.js';
+import { TestCluster } from '../harness/cluster.js';
+import type { PendingTransaction } from '../../broker/processors/txn-list.js';
 import { cli } from '../e2e/cli-runner.js';
 
 export { cli, type CliResult } from '../e2e/cli-runner.js';
+// Clusters stopped with the test, cleanups, bounded waits and a recording logger: the end-to-end tests' own.
+export { cleanupStack, recordingLogger, sleep, startCluster, waitUntil } from '../e2e/helpers.js';
 
 /** Broker flags for quick back-checks: first check after 1 s, then every 500 ms, at most `max` checks. */
 export function fastTxnArgs(max = 3, timeoutMs = 1000, intervalMs = 500): string[] {
@@ -19,62 +21,7 @@ export function fastTxnArgs(max = 3, timeoutMs = 1000, intervalMs = 500): string
 /** Client options that follow a failover quickly (route poll and heartbeats). */
 export const QUICK_CLIENT = { pollNameServerIntervalMs: 300, heartbeatIntervalMs: 1000 } as const;
 
-/**
- * Starts a cluster that is stopped (every child killed, data removed) when the test ends, pass or fail, after
- * the clients registered later on `cleanup` have shut down.
- */
-export async function startCluster(cleanup: (fn: () => unknown) => void, options: ClusterOptions = {}): Promise<TestCluster> {
-  const cluster = await TestCluster.start(options);
-  cleanup(() => cluster.stop());
-  return cluster;
-}
-
-/** Registers `fn` to run when the test ends (in reverse order of registration, errors ignored). */
-export function cleanupStack(t: TestContext): (fn: () => unknown) => void {
-  const stack: Array<() => unknown> = [];
-  t.after(async () => {
-    for (const fn of stack.reverse()) {
-      try {
-        await fn();
-      } catch {
-        // best effort: the next cleanup still runs
-      }
-    }
-  });
-  return (fn) => void stack.push(fn);
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `condition` until it holds; fails with `what` (and `detail()`) after `timeoutMs`. */
-export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000, detail?: () => string, intervalMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() >= deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${detail ? `: ${detail()}` : ''}`);
-    await sleep(intervalMs);
-  }
-}
-
-/** A logger that keeps what clients warn about (shown when a test fails) instead of printing it. */
-export function recordingLogger(max = 500): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const keep = (m: string): void => {
-    lines.push(m);
-    if (lines.length > max) lines.shift();
-  };
-  return { lines, warn: keep };
-}
-
-export interface PendingTxn {
-  halfOffset: number;
-  msgId: string;
-  topic: string;
-  producerGroup: string;
-  ageMs: number;
-  checks: number;
-  nextCheckAt: number | null;
-}
+export type PendingTxn = PendingTransaction;
 
 /** Pending half messages on the registered master (TXN_LIST), optionally of one producer group. */
 export async function pendingTxns(cluster: TestCluster, group?: string): Promise<PendingTxn[]> {
