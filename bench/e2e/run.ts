@@ -25,9 +25,9 @@ import { connect, StorageType, type NatsConnection } from 'nats';
 import { Admin } from '../../client/index.js';
 import { ensureNatsServer, NatsServer, natsServerVersion } from '../nats/nats-server.js';
 import { flags } from './child-io.js';
-import { killAllDevs, LedgermqDev } from './ledgermq-dev.js';
+import { LedgermqDev } from './ledgermq-dev.js';
+import { runBench } from './bench-run.js';
 import { fmtInt, median, perMsg, ratio, runPhase as runSharedPhase, type PhaseResult, type PhaseSpec as SharedPhaseSpec } from './phase.js';
-import { killAll } from './procs.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const NATS_DIR = path.join(HERE, '..', 'nats');
@@ -326,51 +326,27 @@ function report(roundsRun: number): Record<string, unknown> {
 }
 
 // ---------- main ----------
-const root = fs.mkdtempSync(path.join(f.get('dir') ?? os.tmpdir(), 'ledgermq-e2e-'));
-let interrupted = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (interrupted) return;
-    interrupted = true;
-    log(`\n${sig}: stopping every child process`);
-    killAll();
-    killAllDevs(); // dev was SIGKILLed above, so its name server and brokers are killed by pid
-    fs.rmSync(root, { recursive: true, force: true });
-    process.exit(130);
-  });
-}
-let failed = false;
-try {
-  log(
-    `e2e bench: sizes ${sizes.join(', ')} B; sync ${syncCount} msgs or ${syncCapMs / 1000} s; async ${sizes.map(asyncCountFor).join('/')} msgs or ` +
-      `${asyncCapMs / 1000} s, window ${window}; up to ${rounds} round(s) within ${budgetMs / 1000} s; ${os.cpus().length} CPUs; data in ${root}`,
-  );
-  let natsBin = '';
-  if (systems.has('nats')) {
-    natsBin = ensureNatsServer(log);
-    natsVersion = natsServerVersion(natsBin);
-  }
-  const started = performance.now();
-  let roundsRun = 0;
-  for (let round = 1; round <= rounds; round++) {
-    const elapsed = performance.now() - started;
-    if (round > 1 && elapsed + (elapsed / (round - 1)) * 1.1 > budgetMs) {
-      log(`round ${round} skipped: it would not fit in the ${budgetMs / 1000} s budget`);
-      break;
+let natsBin = '';
+await runBench({
+  name: 'e2e',
+  dir: f.get('dir'),
+  keep: f.has('keep'),
+  rounds,
+  budgetMs,
+  log,
+  prepare: (root) => {
+    log(
+      `e2e bench: sizes ${sizes.join(', ')} B; sync ${syncCount} msgs or ${syncCapMs / 1000} s; async ${sizes.map(asyncCountFor).join('/')} msgs or ` +
+        `${asyncCapMs / 1000} s, window ${window}; up to ${rounds} round(s) within ${budgetMs / 1000} s; ${os.cpus().length} CPUs; data in ${root}`,
+    );
+    if (systems.has('nats')) {
+      natsBin = ensureNatsServer(log);
+      natsVersion = natsServerVersion(natsBin);
     }
-    if (rounds > 1) log(`round ${round}/${rounds}`);
+  },
+  round: async (root, round) => {
     if (systems.has('ledgermq')) await runLedgermq(root, round);
     if (systems.has('nats')) await runNats(root, round, natsBin);
-    roundsRun = round;
-  }
-  log(JSON.stringify(report(roundsRun)));
-} catch (error) {
-  failed = true;
-  console.error(`e2e bench failed: ${(error as Error).stack ?? String(error)}`);
-} finally {
-  killAll();
-  killAllDevs();
-  if (!f.has('keep')) fs.rmSync(root, { recursive: true, force: true });
-  else log(`data kept in ${root}`);
-}
-process.exit(failed ? 1 : 0);
+  },
+  finish: (roundsRun) => log(JSON.stringify(report(roundsRun))),
+});

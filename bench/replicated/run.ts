@@ -31,9 +31,9 @@ import { connect, StorageType, type JetStreamManager, type NatsConnection } from
 import { Admin } from '../../client/index.js';
 import { flags } from '../e2e/child-io.js';
 import { RATE_SUSTAINED_SHARE } from '../e2e/drive.js';
-import { killAllDevs, LedgermqDev } from '../e2e/ledgermq-dev.js';
+import { LedgermqDev } from '../e2e/ledgermq-dev.js';
+import { runBench } from '../e2e/bench-run.js';
 import { fmtInt, median, perMsg, ratio, runPhase, type PhaseResult } from '../e2e/phase.js';
-import { killAll } from '../e2e/procs.js';
 import { NatsCluster } from '../nats/nats-cluster.js';
 import { ensureNatsServer, natsServerVersion } from '../nats/nats-server.js';
 import { ensureRabbitmq, RabbitCluster } from '../rabbitmq/rabbitmq-cluster.js';
@@ -491,58 +491,37 @@ function report(roundsRun: number): Record<string, unknown> {
 }
 
 // ---------- main ----------
-const root = fs.mkdtempSync(path.join(f.get('dir') ?? os.tmpdir(), 'ledgermq-replicated-'));
-let interrupted = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (interrupted) return;
-    interrupted = true;
-    log(`\n${sig}: stopping every child process`);
-    killAll(); // nats-servers, RabbitMQ nodes (the pids are beam.smp), epmd, dev, producers, consumers
-    killAllDevs();
-    fs.rmSync(root, { recursive: true, force: true });
-    process.exit(130);
-  });
-}
-let failed = false;
-try {
-  log(
-    `replicated bench: ${systems.join(', ')} with ${nodes} replicas; sizes ${sizes.join(', ')} B; phases ${[...phases].join(', ')}; ` +
-      `async ${sizes.map(asyncCountFor).join('/')} msgs or ${asyncCapMs / 1000} s, window ${window}; rate ${fmtInt(rate)} msgs/s for ${rateSeconds} s; ` +
-      `up to ${rounds} round(s) within ${budgetMs / 1000} s; ${os.cpus().length} CPUs, load average ${loadAtStart.join(' ')}; data in ${root}`,
-  );
-  let natsBin = '';
-  if (systems.includes('nats')) {
-    natsBin = ensureNatsServer(log);
-    versions.nats = natsServerVersion(natsBin);
-  }
-  let rabbitBin = '';
-  if (systems.includes('rabbitmq')) rabbitBin = ensureRabbitmq(log);
-  const started = performance.now();
-  let roundsRun = 0;
-  for (let round = 1; round <= rounds; round++) {
-    const elapsed = performance.now() - started;
-    if (round > 1 && elapsed + elapsed / (round - 1) > budgetMs) {
-      log(`round ${round} skipped: it would not fit in the ${budgetMs / 1000} s budget`);
-      break;
+let natsBin = '';
+let rabbitBin = '';
+await runBench({
+  name: 'replicated',
+  dir: f.get('dir'),
+  keep,
+  rounds,
+  budgetMs,
+  log,
+  prepare: (root) => {
+    log(
+      `replicated bench: ${systems.join(', ')} with ${nodes} replicas; sizes ${sizes.join(', ')} B; phases ${[...phases].join(', ')}; ` +
+        `async ${sizes.map(asyncCountFor).join('/')} msgs or ${asyncCapMs / 1000} s, window ${window}; rate ${fmtInt(rate)} msgs/s for ${rateSeconds} s; ` +
+        `up to ${rounds} round(s) within ${budgetMs / 1000} s; ${os.cpus().length} CPUs, load average ${loadAtStart.join(' ')}; data in ${root}`,
+    );
+    if (systems.includes('nats')) {
+      natsBin = ensureNatsServer(log);
+      versions.nats = natsServerVersion(natsBin);
     }
-    if (rounds > 1) log(`round ${round}/${rounds}`);
+    if (systems.includes('rabbitmq')) rabbitBin = ensureRabbitmq(log);
+  },
+  round: async (root, round) => {
+    // nats-servers, RabbitMQ nodes (beam.smp), epmd, dev, producers and consumers are all killed on a signal.
     for (const system of systems) {
       if (system === 'ledgermq') await runSystem(system, round, () => startLedgermq(root, round));
       if (system === 'nats') await runSystem(system, round, () => startNats(root, round, natsBin));
       if (system === 'rabbitmq') await runSystem(system, round, () => startRabbit(root, round, rabbitBin));
     }
-    roundsRun = round;
-  }
-  log(`(${Math.round((performance.now() - started) / 1000)} s)`);
-  log(JSON.stringify(report(roundsRun)));
-} catch (error) {
-  failed = true;
-  console.error(`replicated bench failed: ${(error as Error).stack ?? String(error)}`);
-} finally {
-  killAll();
-  killAllDevs();
-  if (!keep) fs.rmSync(root, { recursive: true, force: true });
-  else log(`data kept in ${root}`);
-}
-process.exit(failed ? 1 : 0);
+  },
+  finish: (roundsRun, elapsedMs) => {
+    log(`(${Math.round(elapsedMs / 1000)} s)`);
+    log(JSON.stringify(report(roundsRun)));
+  },
+});
