@@ -11,7 +11,7 @@ import { cli } from '../e2e/cli-runner.js';
 
 export { cli, type CliResult } from '../e2e/cli-runner.js';
 // Clusters stopped with the test, cleanups, bounded waits and a recording logger: the end-to-end tests' own.
-export { cleanupStack, recordingLogger, sleep, startCluster, waitUntil } from '../e2e/helpers.js';
+export { cleanupStack, inWindows, recordingLogger, sleep, startCluster, waitUntil } from '../e2e/helpers.js';
 
 /** Broker flags for quick back-checks: first check after 1 s, then every 500 ms, at most `max` checks. */
 export function fastTxnArgs(max = 3, timeoutMs = 1000, intervalMs = 500): string[] {
@@ -89,16 +89,3 @@ export function tally(values: Iterable<string>): Map<string, number> {
   return m;
 }
 
-/** Runs async `fn` over `items` with at most `window` in flight; returns results in item order. */
-export async function inWindows<T, R>(items: readonly T[], window: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(window, items.length) }, worker));
-  return out;
-}
